@@ -1,0 +1,3 @@
+"""Loads the Deep Learning Drills pytest plugin for every run from this folder."""
+
+pytest_plugins = ["graders.plugin"]

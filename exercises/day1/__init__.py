@@ -1,0 +1,1 @@
+"""Day 1: tensors, strides and autograd."""

@@ -1,0 +1,29 @@
+"""Deep Learning Drills graders: the pytest plugin, checks, strategies and the ``drills`` command.
+
+Public entry points:
+
+- ``check(exercise_id, obj)``: grade a function or class defined in a notebook;
+- ``student(short)`` / ``reference(short)``: lazy proxies of exercise modules, for grader tests.
+
+Importing this package does not import torch or TensorFlow.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from graders._runtime import reference, student
+
+__all__ = ["check", "reference", "student"]
+
+
+def check(exercise_id: str, obj: Any, *, quiet: bool = False) -> Any:
+    """Grade ``obj`` as the solution of ``exercise_id`` and print the same feedback as pytest.
+
+    Example (in a notebook cell, after defining ``conv2d``):
+        >>> from graders import check
+        >>> check("day3.conv.conv2d", conv2d)
+    """
+    from graders.notebook import check as _check
+
+    return _check(exercise_id, obj, quiet=quiet)

@@ -1,0 +1,259 @@
+"""Failure feedback written for a student.
+
+Order (SPEC section 2): which exercise; the smallest failing input; what came back and what
+was expected; the first hint; and last, the traceback trimmed to the student's own frames.
+"""
+
+from __future__ import annotations
+
+import linecache
+import textwrap
+import os
+import random
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+from graders import _runtime
+
+if TYPE_CHECKING:
+    from graders.plugin import ItemResult
+    from graders.registry import Exercise
+
+MAX_SECTION = 4000
+_KIT_GRADERS = Path(__file__).resolve().parent
+_LIB_DIRS = tuple(
+    str(Path(p).resolve())
+    for p in {sys.prefix, sys.base_prefix, sys.exec_prefix}
+    if p
+)
+
+
+def reset_seeds() -> None:
+    """Seed every generator a grader might touch (torch only when already imported)."""
+    random.seed(0)
+    if "numpy" in sys.modules:
+        sys.modules["numpy"].random.seed(0)
+    if "torch" in sys.modules:
+        sys.modules["torch"].manual_seed(0)
+
+
+def question_of(item: pytest.Item) -> str:
+    doc = getattr(getattr(item, "function", None), "__doc__", None) or ""
+    return doc.strip().splitlines()[0].strip() if doc.strip() else ""
+
+
+def truncate(text: str, limit: int = MAX_SECTION) -> str:
+    if len(text) <= limit:
+        return text
+    cut = len(text) - limit
+    return text[: limit // 2] + f"\n... [{cut} characters cut] ...\n" + text[-limit // 2 :]
+
+
+def _leaves(exc: BaseException) -> list[BaseException]:
+    if isinstance(exc, BaseExceptionGroup):
+        out: list[BaseException] = []
+        for sub in exc.exceptions:
+            out.extend(_leaves(sub))
+        return out
+    return [exc]
+
+
+def _chain(exc: BaseException) -> list[BaseException]:
+    seen: list[BaseException] = []
+    while exc is not None and exc not in seen:
+        seen.append(exc)
+        exc = exc.__cause__ or exc.__context__  # type: ignore[assignment]
+    return seen
+
+
+def _kind(exc: BaseException) -> tuple[str, BaseException]:
+    """Classify a failure: not started, error (import), missing name, timeout or failure."""
+    leaves = _leaves(exc)
+    for leaf in leaves:
+        for e in _chain(leaf):
+            if isinstance(e, _runtime.StudentImportError):
+                return "error", e
+    for leaf in leaves:
+        for e in _chain(leaf):
+            if isinstance(e, _runtime.MissingNameError):
+                return "missing", e
+    for leaf in leaves:
+        if any(type(e) is NotImplementedError for e in _chain(leaf)):
+            return "not started", leaf
+    leaf = leaves[0]
+    if "Timeout" in str(leaf)[:40] and type(leaf).__name__ == "Failed":
+        return "timeout", leaf
+    return "failure", leaf
+
+
+def _is_student_path(path: str) -> bool:
+    if not path or path.startswith("<frozen"):
+        return False
+    try:
+        resolved = str(Path(path).resolve())
+    except OSError:
+        return True
+    if resolved.startswith(str(_KIT_GRADERS)):
+        return False
+    if "site-packages" in resolved or "dist-packages" in resolved:
+        return False
+    return not any(resolved.startswith(d + os.sep + "lib") for d in _LIB_DIRS)
+
+
+def _show_path(path: str) -> str:
+    try:
+        return os.path.relpath(path)
+    except ValueError:
+        return path
+
+
+def student_traceback(exc: BaseException, limit: int = 8) -> str:
+    """The frames of ``exc``'s traceback that are the student's own code, innermost last."""
+    lines: list[str] = []
+    tb = exc.__traceback__
+    frames = []
+    while tb is not None:
+        code = tb.tb_frame.f_code
+        if _is_student_path(code.co_filename):
+            frames.append((code.co_filename, tb.tb_lineno, code.co_name))
+        tb = tb.tb_next
+    if isinstance(exc, SyntaxError) and exc.filename:
+        frames.append((exc.filename, exc.lineno or 0, "<module>"))
+    if not frames:
+        return ""
+    for filename, lineno, name in frames[-limit:]:
+        lines.append(f"  {_show_path(filename)}:{lineno} in {name}")
+        src = linecache.getline(filename, lineno).strip()
+        if src:
+            lines.append(f"      {src}")
+    lines.append(f"  {type(exc).__name__}: {truncate(str(exc), 600)}")
+    return "\n".join(lines)
+
+
+def falsifying_input(exc: BaseException) -> str:
+    """The shrunk example hypothesis attached to ``exc`` (its notes), without the test's name."""
+    notes: list[str] = []
+    for leaf in _leaves(exc):
+        notes.extend(getattr(leaf, "__notes__", []) or [])
+    notes.extend(getattr(exc, "__notes__", []) or [])
+    shown: list[str] = []
+    for note in notes:
+        if note.startswith(("Falsifying", "Failing test case", "Failing explicit")):
+            body = note.split(":", 1)[1].strip()
+            head, _, rest = body.partition("(")
+            args = rest.rsplit(")", 1)[0] if rest else body
+            args = textwrap.dedent(args.strip("\n")).strip()
+            shown.append(args.rstrip(",") or "(no arguments)")
+        elif note.startswith("Draw ") or note.startswith("Input:"):
+            shown.append(note.strip())
+    # keep order, drop duplicates
+    return "\n".join(dict.fromkeys(shown))
+
+
+def _indent(text: str, prefix: str = "    ") -> str:
+    return "\n".join(prefix + line if line else line for line in text.splitlines())
+
+
+def compose(
+    ex: "Exercise", *, question: str, problem: str, example: str = "", trace: str = ""
+) -> str:
+    parts = [f"Exercise {ex.id}: {ex.title}"]
+    if question:
+        parts.append(f"Check: {question}")
+    if example:
+        parts.append("Smallest failing input:\n" + _indent(truncate(example, 1500)))
+    parts.append("What went wrong:\n" + _indent(truncate(problem.strip(), 3000)))
+    if ex.hints:
+        more = f"  (more: drills hint {ex.id})" if len(ex.hints) > 1 else ""
+        parts.append(f"Hint: {ex.hints[0]}{more}")
+    if trace:
+        parts.append("Your code (innermost call last):\n" + trace)
+    return "\n".join(parts)
+
+
+def classify(
+    item: pytest.Item, call: pytest.CallInfo, report: pytest.TestReport, res: "ItemResult",
+    ex: "Exercise",
+) -> None:
+    """Fold a test report into ``res`` and rewrite a failure's text for the student."""
+    if report.passed:
+        if report.when == "call" and res.outcome == "not run":
+            res.outcome = "passed"
+        return
+    if report.skipped:
+        reason = _runtime.not_assessed_reason(item.nodeid)
+        if reason is not None and not hasattr(report, "wasxfail"):
+            res.outcome, res.reason = "not assessed", reason
+            return
+        res.outcome, res.kind = "failed", "skipped"
+        res.feedback = compose(
+            ex,
+            question=res.question,
+            problem="The check was skipped or marked as expected to fail from inside the code "
+            "under test. A skipped check counts as failed: exercise code must not call "
+            "pytest.skip, pytest.xfail or similar.",
+        )
+        report.outcome = "failed"
+        report.longrepr = res.feedback
+        return
+    excinfo = call.excinfo
+    exc: BaseException = excinfo.value if excinfo is not None else AssertionError("failed")
+    kind, cause = _kind(exc)
+    res.outcome, res.kind = "failed", kind
+    example = falsifying_input(exc)
+    trace = ""
+    if kind == "not started":
+        problem = (
+            f"not started: `{ex.name}` still raises NotImplementedError. Write it in "
+            f"{ex.module.split('.')[0]}/{ex.module.split('.')[1]}.py."
+        )
+        example = ""
+        trace = student_traceback(cause) if not _is_stub_raise(cause) else ""
+    elif kind == "error":
+        original = cause.__cause__ or cause
+        problem = f"error: {cause}"
+        trace = student_traceback(original)
+        example = ""
+    elif kind == "missing":
+        problem = str(cause)
+        example = ""
+    elif kind == "timeout":
+        problem = (
+            "Your code ran past the time limit of this check and was stopped. Look for an "
+            "endless loop, or for a Python loop over elements where a tensor operation would do."
+        )
+    else:
+        problem = _problem_text(cause)
+        trace = student_traceback(cause)
+        if trace and type(cause).__name__ in ("DrillsFailure",):
+            trace = ""
+    res.feedback = compose(ex, question=res.question, problem=problem, example=example, trace=trace)
+    if kind == "not started" and not trace:
+        report.longrepr = f"{ex.id}: not started (`{ex.name}` still raises NotImplementedError)"
+    else:
+        report.longrepr = res.feedback
+
+
+def _is_stub_raise(exc: BaseException) -> bool:
+    """True when the NotImplementedError is the stub's own ``raise`` (nothing to show)."""
+    return bool(exc.args) and isinstance(exc.args[0], str) and exc.args[0].startswith("day")
+
+
+def _problem_text(exc: BaseException) -> str:
+    from graders.checks import DrillsFailure  # local: checks imports torch lazily
+
+    if isinstance(exc, DrillsFailure):
+        return str(exc)
+    if isinstance(exc, AssertionError) and str(exc):
+        return str(exc)
+    return (
+        f"Your code raised {type(exc).__name__}: {truncate(str(exc), 800)}"
+    )
+
+
+def summarize(res: Any) -> str:
+    """One line for a report table."""
+    return res.feedback.splitlines()[2] if res.feedback.count("\n") >= 2 else res.feedback

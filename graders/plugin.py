@@ -1,0 +1,249 @@
+"""The pytest plugin: ``pytest exercises/day1`` runs day 1's graders and ends with a scoreboard.
+
+How it works:
+- A student module ``exercises/dayN/<module>.py`` given to pytest (directly or inside a folder)
+  is collected as the grader module ``graders/dayN/test_<module>.py``; node ids keep the
+  student's path, so ``pytest exercises/day1/strides.py`` reads naturally.
+- ``--drills-target DIR`` points the graders at another tree (``reference`` = the reference).
+- Every grader test belongs to one registry exercise; outcomes are folded into per-exercise
+  statuses and points, printed as a scoreboard and written by ``--drills-report FILE``.
+- Failures are rewritten for students (see :mod:`graders.feedback`).
+
+This module imports neither torch nor TensorFlow: the graders import what they need.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from graders import _runtime, feedback, profiles, registry, scoreboard
+
+profiles.register()
+
+_RESULTS = pytest.StashKey[dict]()
+_EXERCISES = pytest.StashKey[dict]()
+_ACTIVE = pytest.StashKey[bool]()
+
+
+@dataclass
+class ItemResult:
+    """What one grader test did."""
+
+    exercise: str
+    outcome: str = "not run"  # passed | failed | not assessed
+    kind: str = ""  # not started | error | missing | failure | timeout | skipped
+    feedback: str = ""
+    reason: str = ""
+    duration: float = 0.0
+    hidden: bool = False
+    question: str = ""
+    extra: dict = field(default_factory=dict)
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("drills", "Deep Learning Drills")
+    group.addoption(
+        "--drills-target",
+        metavar="DIR",
+        default=None,
+        help="grade the exercise tree at DIR (holding dayN/ folders like exercises/) instead of "
+        "exercises/; the word 'reference' means the reference solution",
+    )
+    group.addoption(
+        "--drills-report",
+        metavar="FILE",
+        default=None,
+        help="write the scoreboard as JSON to FILE",
+    )
+    group.addoption(
+        "--drills-exercise",
+        metavar="ID",
+        action="append",
+        default=[],
+        help="run only the grader tests of this exercise id (repeatable)",
+    )
+    group.addoption(
+        "--drills-public-only",
+        action="store_true",
+        default=False,
+        help="leave out the grader tests marked hidden",
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "hidden: a check students do not see before grading")
+    config.stash[_RESULTS] = {}
+    config.stash[_EXERCISES] = {}
+    config.stash[_ACTIVE] = False
+    _runtime.set_target(_runtime.resolve_target(config.getoption("drills_target")))
+    if not config.getoption("hypothesis_profile", None):
+        profiles.load_default()
+
+
+# --- collection -------------------------------------------------------------------------------
+
+
+def _grader_for(path: Path) -> str | None:
+    """``graders.dayN.test_mod`` when ``path`` is a student module of the kit's exercises/."""
+    try:
+        rel = path.resolve().relative_to(_runtime.EXERCISES_DIR)
+    except ValueError:
+        return None
+    if len(rel.parts) != 2 or not rel.parts[0].startswith("day") or path.suffix != ".py":
+        return None
+    stem = rel.parts[1][:-3]
+    if stem.startswith("_"):
+        return None
+    grader = _runtime.KIT_ROOT / "graders" / rel.parts[0] / f"test_{stem}.py"
+    if not grader.exists():
+        return None
+    return f"graders.{rel.parts[0]}.test_{stem}"
+
+
+class GraderModule(pytest.Module):
+    """A student's exercise file, collected as the grader module that checks it."""
+
+    grader_module: str = ""
+
+    def _getobj(self):
+        _import_frameworks_in_safe_order()
+        return importlib.import_module(self.grader_module)
+
+
+def _import_frameworks_in_safe_order() -> None:
+    """Import torch (and triton) before any grader, so TensorFlow is always imported after them.
+
+    Importing triton after TensorFlow crashes the interpreter with the pinned versions.
+    """
+    import torch  # noqa: F401
+
+    try:
+        import triton  # noqa: F401
+    except Exception:  # noqa: BLE001 - triton is optional (CPU builds)
+        pass
+
+
+def _make(path: Path, parent: pytest.Collector) -> GraderModule | None:
+    name = _grader_for(path)
+    if name is None:
+        return None
+    module = GraderModule.from_parent(parent, path=path)
+    module.grader_module = name
+    return module
+
+
+def pytest_collect_file(file_path: Path, parent: pytest.Collector):
+    if parent.session.isinitpath(file_path):
+        return None  # handled by pytest_pycollect_makemodule, once
+    return _make(file_path, parent)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_pycollect_makemodule(module_path: Path, parent: pytest.Collector):
+    return _make(module_path, parent)
+
+
+def _exercise_of(item: pytest.Item) -> registry.Exercise | None:
+    module = getattr(item, "module", None)
+    name = getattr(module, "__name__", "")
+    parts = name.split(".")
+    if len(parts) != 3 or parts[0] != "graders" or not parts[2].startswith("test_"):
+        return None
+    return registry.owner(parts[1], parts[2][5:], getattr(item, "originalname", item.name))
+
+
+def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items):
+    wanted = set(config.getoption("drills_exercise"))
+    public_only = config.getoption("drills_public_only")
+    owners: dict[str, str] = {}
+    keep, drop = [], []
+    for item in items:
+        ex = _exercise_of(item)
+        if ex is None:
+            keep.append(item)
+            continue
+        hidden = item.get_closest_marker("hidden") is not None
+        if (wanted and ex.id not in wanted) or (public_only and hidden):
+            drop.append(item)
+            continue
+        owners[item.nodeid] = ex.id
+        item.extra_keyword_matches.update({ex.id, ex.name, ex.module})
+        keep.append(item)
+    if drop:
+        config.hook.pytest_deselected(items=drop)
+        items[:] = keep
+    config.stash[_EXERCISES] = owners
+    config.stash[_ACTIVE] = bool(owners)
+
+
+# --- running ----------------------------------------------------------------------------------
+
+
+@pytest.fixture(autouse=True)
+def _drills_seed(request: pytest.FixtureRequest):
+    """Same code, same result: every grader test starts from the same seeds."""
+    if request.node.nodeid in request.config.stash[_EXERCISES]:
+        feedback.reset_seeds()
+        _runtime.set_current(request.node.nodeid)
+    yield
+    _runtime.set_current(None)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
+    report = yield
+    owners = item.config.stash[_EXERCISES]
+    ex_id = owners.get(item.nodeid)
+    if ex_id is None:
+        return report
+    results = item.config.stash[_RESULTS]
+    res = results.get(item.nodeid)
+    if res is None:
+        res = results[item.nodeid] = ItemResult(
+            exercise=ex_id,
+            hidden=item.get_closest_marker("hidden") is not None,
+            question=feedback.question_of(item),
+        )
+    if report.when == "call" or report.outcome != "passed":
+        res.duration += report.duration
+        feedback.classify(item, call, report, res, registry.by_id()[ex_id])
+    return report
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    """Keep captured output of student code to a readable size."""
+    if report.failed and report.sections:
+        report.sections = [(t, feedback.truncate(c)) for t, c in report.sections]
+
+
+# --- the scoreboard ---------------------------------------------------------------------------
+
+
+def _board(config: pytest.Config) -> scoreboard.Scoreboard:
+    return scoreboard.build(config.stash[_EXERCISES], config.stash[_RESULTS])
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config: pytest.Config) -> None:
+    if not config.stash.get(_ACTIVE, False):
+        return
+    scoreboard.render_terminal(_board(config), terminalreporter, target=_runtime.target_dir())
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus) -> None:
+    config = session.config
+    if not config.stash.get(_ACTIVE, False):
+        return
+    board = _board(config)
+    _runtime.set_last_board(board)
+    path = config.getoption("drills_report")
+    if path:
+        out = Path(path)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps(board.to_json(), indent=2) + "\n", encoding="utf-8")
+    if not board.all_passed() and session.exitstatus == 0:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED

@@ -1,0 +1,154 @@
+"""Per-exercise statuses and points, folded from grader test outcomes.
+
+Status rules (SPEC section 2):
+- ``error``: the student's module could not be imported;
+- ``not started``: nothing passed and the code still raises NotImplementedError;
+- ``passed``: every assessed check passed (checks not assessed here cost nothing);
+- ``failed``: anything else.
+
+Points: an exercise's points are split evenly over its assessed checks.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from graders import registry
+
+STATUSES = ("passed", "failed", "not started", "error")
+_SYMBOL = {"passed": "✔", "failed": "✘", "not started": "·", "error": "!"}
+_COLOUR = {"passed": "green", "failed": "red", "not started": "yellow", "error": "red"}
+
+
+@dataclass
+class ExerciseScore:
+    exercise: registry.Exercise
+    status: str
+    points: float
+    checks: list[Any] = field(default_factory=list)
+
+    @property
+    def max_points(self) -> float:
+        return self.exercise.points
+
+    @property
+    def not_assessed(self) -> list[str]:
+        return sorted({c.reason for c in self.checks if c.outcome == "not assessed"})
+
+    @property
+    def first_feedback(self) -> str:
+        for c in self.checks:
+            if c.outcome == "failed" and c.feedback:
+                return c.feedback
+        return ""
+
+
+@dataclass
+class Scoreboard:
+    scores: list[ExerciseScore]
+
+    @property
+    def points(self) -> float:
+        return round(sum(s.points for s in self.scores), 4)
+
+    @property
+    def max_points(self) -> float:
+        return round(sum(s.max_points for s in self.scores), 4)
+
+    def all_passed(self) -> bool:
+        return all(s.status == "passed" for s in self.scores)
+
+    def by_day(self) -> dict[str, list[ExerciseScore]]:
+        out: dict[str, list[ExerciseScore]] = {}
+        for s in self.scores:
+            out.setdefault(s.exercise.day, []).append(s)
+        return out
+
+    def to_json(self) -> dict:
+        return {
+            "exercises": {
+                s.exercise.id: {
+                    "status": s.status,
+                    "points": s.points,
+                    "max_points": s.max_points,
+                    "title": s.exercise.title,
+                    "not_assessed": s.not_assessed,
+                    "feedback": s.first_feedback,
+                }
+                for s in self.scores
+            },
+            "points": self.points,
+            "max_points": self.max_points,
+        }
+
+
+def _status(checks: list[Any]) -> str:
+    if any(c.kind == "error" for c in checks):
+        return "error"
+    assessed = [c for c in checks if c.outcome != "not assessed"]
+    passed = [c for c in assessed if c.outcome == "passed"]
+    if not passed and any(c.kind == "not started" for c in checks):
+        return "not started"
+    if len(passed) == len(assessed) and all(c.outcome != "not run" for c in checks):
+        return "passed"
+    return "failed"
+
+
+def build(owners: dict[str, str], results: dict[str, Any]) -> Scoreboard:
+    """Fold ``results`` (node id -> ItemResult) of the selected tests (``owners``) per exercise."""
+    table = registry.by_id()
+    grouped: dict[str, list[Any]] = {}
+    for nodeid, ex_id in owners.items():
+        res = results.get(nodeid)
+        if res is None:  # selected but never reported (interrupted run)
+            from graders.plugin import ItemResult
+
+            res = ItemResult(exercise=ex_id, outcome="not run", kind="failure")
+        grouped.setdefault(ex_id, []).append(res)
+    scores: list[ExerciseScore] = []
+    for ex in registry.exercises():
+        checks = grouped.get(ex.id)
+        if not checks:
+            continue
+        status = _status(checks)
+        assessed = [c for c in checks if c.outcome != "not assessed"]
+        passed = sum(c.outcome == "passed" for c in assessed)
+        points = ex.points * passed / len(assessed) if assessed else ex.points
+        if status in ("not started", "error"):
+            points = 0.0
+        scores.append(ExerciseScore(table[ex.id], status, round(points, 4), checks))
+    return Scoreboard(scores)
+
+
+def _fmt(x: float) -> str:
+    return f"{x:g}"
+
+
+def render_terminal(board: Scoreboard, tr: Any, *, target: Path) -> None:
+    """Print the scoreboard at the end of a pytest run."""
+    tr.write_sep("=", "Deep Learning Drills: scoreboard", bold=True)
+    tr.write_line(f"graded: {target}")
+    width = max((len(s.exercise.id) for s in board.scores), default=20)
+    for day, scores in board.by_day().items():
+        tr.write_line("")
+        for s in scores:
+            mark = {"bold": True, _COLOUR[s.status]: True}
+            tr.write(f" {_SYMBOL[s.status]} ", **mark)
+            tr.write(f"{s.exercise.id:<{width}}  ")
+            tr.write(f"{s.status:<12}", **mark)
+            tr.write(f"{_fmt(s.points):>6} / {_fmt(s.max_points):<4}")
+            extra = f"  ({'; '.join('not assessed: ' + r for r in s.not_assessed)})" if s.not_assessed else ""
+            tr.write_line(f"  {s.exercise.title}{extra}")
+        got = sum(s.points for s in scores)
+        top = sum(s.max_points for s in scores)
+        done = sum(s.status == "passed" for s in scores)
+        tr.write_line(
+            f"   {day} total: {_fmt(round(got, 2))} / {_fmt(top)} points, "
+            f"{done} of {len(scores)} exercises passed",
+            bold=True,
+        )
+    if len(board.by_day()) > 1:
+        tr.write_line("")
+        tr.write_line(f"   total: {_fmt(round(board.points, 2))} / {_fmt(board.max_points)} points", bold=True)

@@ -1,0 +1,31 @@
+"""Shared fixtures of the kit's own tests."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+KIT = Path(__file__).resolve().parent.parent
+
+
+def run_pytest(*args: str, cwd: Path = KIT, timeout: int = 900) -> tuple[int, str, dict | None]:
+    """Run pytest as a student would, in a subprocess; return (exit code, output, JSON report)."""
+    report = Path(os.environ.get("TMPDIR", "/tmp")) / f"drills-report-{os.getpid()}-{abs(hash(args))}.json"
+    if report.exists():
+        report.unlink()
+    proc = subprocess.run(
+        [sys.executable, "-m", "pytest", *args, "--drills-report", str(report), "-p", "no:cacheprovider"],
+        cwd=cwd, capture_output=True, text=True, timeout=timeout,
+    )
+    data = json.loads(report.read_text()) if report.exists() else None
+    return proc.returncode, proc.stdout + proc.stderr, data
+
+
+@pytest.fixture(scope="session")
+def kit() -> Path:
+    return KIT

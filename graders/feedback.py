@@ -135,10 +135,12 @@ def student_traceback(exc: BaseException, limit: int = 8) -> str:
 
 def falsifying_input(exc: BaseException) -> str:
     """The shrunk example hypothesis attached to ``exc`` (its notes), without the test's name."""
-    notes: list[str] = []
-    for leaf in _leaves(exc):
-        notes.extend(getattr(leaf, "__notes__", []) or [])
-    notes.extend(getattr(exc, "__notes__", []) or [])
+    notes: list[str] = list(getattr(exc, "__notes__", []) or [])
+    if not notes:
+        for leaf in _leaves(exc):
+            notes.extend(getattr(leaf, "__notes__", []) or [])
+            if notes:
+                break
     shown: list[str] = []
     for note in notes:
         if note.startswith(("Falsifying", "Failing test case", "Failing explicit")):
@@ -203,7 +205,7 @@ def classify(
     exc: BaseException = excinfo.value if excinfo is not None else AssertionError("failed")
     kind, cause = _kind(exc)
     res.outcome, res.kind = "failed", kind
-    example = falsifying_input(exc)
+    example = falsifying_input(cause) or falsifying_input(exc)
     trace = ""
     if kind == "not started":
         problem = (

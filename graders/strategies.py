@@ -129,7 +129,7 @@ def tensors(
     else:
         np_dtype = np.int64
         default = st.integers(int(math.ceil(min_value)), int(math.floor(max_value)))
-    values = draw(hnp.arrays(np_dtype, shape, elements=elements or default, unique=unique))
+    values = draw(hnp.arrays(np_dtype, shape, elements=default if elements is None else elements, unique=unique))
     base = torch.from_numpy(np.ascontiguousarray(values)).to(dtype)
     return draw(layout(base, layouts))
 

@@ -93,6 +93,8 @@ def jacobian(f: Callable[[Tensor], Tensor], x: Tensor) -> Tensor:
         y = f(xx)
     rows = []
     flat = y.reshape(-1)
+    if not flat.requires_grad:  # f ignores x entirely: the Jacobian is all zeros
+        return torch.zeros(tuple(y.shape) + tuple(x.shape), dtype=x.dtype, device=x.device)
     for i in range(flat.numel()):
         (g,) = torch.autograd.grad(flat[i], xx, retain_graph=True, allow_unused=True)
         rows.append(torch.zeros_like(x) if g is None else g)

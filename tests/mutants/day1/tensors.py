@@ -76,10 +76,9 @@ def gather_loop_over_batch(x, idx):
     return torch.stack([x[b, idx[b]] for b in range(x.shape[0])])
 
 
-@mutant("day1.tensors.batched_gather", expect=r"differ|not close|shape")
-def gather_wrong_dim(x, idx):
-    index = idx.unsqueeze(-1).expand(idx.shape[0], idx.shape[1], x.shape[2])
-    return torch.gather(x.transpose(1, 2).contiguous(), 2, index.transpose(1, 2)).transpose(1, 2)
+@mutant("day1.tensors.batched_gather", expect=r"shape")
+def gather_without_expand(x, idx):
+    return torch.gather(x, 1, idx.unsqueeze(-1))
 
 
 @mutant("day1.tensors.batched_gather", expect=r"differ|not close|shape")

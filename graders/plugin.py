@@ -157,28 +157,40 @@ def _exercise_of(item: pytest.Item) -> registry.Exercise | None:
     return registry.owner(parts[1], parts[2][5:], getattr(item, "originalname", item.name))
 
 
+def pytest_itemcollected(item: pytest.Item) -> None:
+    ex = _exercise_of(item)
+    if ex is not None:  # `-k conv2d` / `-k day3.conv` select exercises
+        item.extra_keyword_matches.update({ex.id, ex.name, ex.module})
+
+
+@pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items):
     wanted = set(config.getoption("drills_exercise"))
     public_only = config.getoption("drills_public_only")
-    owners: dict[str, str] = {}
+    if not wanted and not public_only:
+        return
     keep, drop = [], []
     for item in items:
         ex = _exercise_of(item)
-        if ex is None:
-            keep.append(item)
-            continue
         hidden = item.get_closest_marker("hidden") is not None
-        if (wanted and ex.id not in wanted) or (public_only and hidden):
+        if ex is not None and ((wanted and ex.id not in wanted) or (public_only and hidden)):
             drop.append(item)
-            continue
-        owners[item.nodeid] = ex.id
-        item.extra_keyword_matches.update({ex.id, ex.name, ex.module})
-        keep.append(item)
+        else:
+            keep.append(item)
     if drop:
         config.hook.pytest_deselected(items=drop)
         items[:] = keep
-    config.stash[_EXERCISES] = owners
-    config.stash[_ACTIVE] = bool(owners)
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Record which selected grader test belongs to which exercise (after -k and -m)."""
+    owners: dict[str, str] = {}
+    for item in session.items:
+        ex = _exercise_of(item)
+        if ex is not None:
+            owners[item.nodeid] = ex.id
+    session.config.stash[_EXERCISES] = owners
+    session.config.stash[_ACTIVE] = bool(owners)
 
 
 # --- running ----------------------------------------------------------------------------------

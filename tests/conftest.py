@@ -29,3 +29,6 @@ def run_pytest(*args: str, cwd: Path = KIT, timeout: int = 900) -> tuple[int, st
 @pytest.fixture(scope="session")
 def kit() -> Path:
     return KIT
+
+
+pytest_plugins = ["pytester"]

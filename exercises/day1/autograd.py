@@ -26,7 +26,7 @@ def gradient(f: Callable[[Tensor], Tensor], x: Tensor) -> Tensor:
 
     ``x`` is left as it was: same ``requires_grad`` flag, same ``.grad`` (still None, or the
     same values); work on a detached copy, or use ``torch.autograd.grad`` instead of
-    ``.backward()``.
+    ``.backward()``. It works even when called inside ``torch.no_grad()``.
 
     Example:
         >>> gradient(lambda v: (v ** 2).sum(), torch.tensor([1., 2.]))

@@ -60,7 +60,7 @@ def numerical_gradient(f: Callable[[Tensor], Tensor], x: Tensor, h: float = 1e-6
         >>> numerical_gradient(lambda v: (v ** 3).sum(), torch.tensor([1., 2.], dtype=torch.float64))
         tensor([ 3., 12.], dtype=torch.float64)
     """
-    base = x.detach().clone()
+    base = x.detach().clone(memory_format=torch.contiguous_format)
     grad = torch.zeros_like(base)
     flat_grad = grad.view(-1)
     with torch.no_grad():

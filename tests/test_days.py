@@ -13,6 +13,7 @@ from graders import registry
 DAYS = registry.days()
 
 
+@pytest.mark.timeout(600)
 @pytest.mark.parametrize("day", DAYS)
 def test_stubs_are_not_started(day):
     """Does `pytest exercises/dayN` on the shipped stubs show every exercise "not started"?"""
@@ -27,6 +28,7 @@ def test_stubs_are_not_started(day):
     assert "Deep Learning Drills: scoreboard" in out
 
 
+@pytest.mark.timeout(900)
 @pytest.mark.parametrize("day", DAYS)
 def test_reference_gets_full_marks(day):
     """Does the reference pass every check of the day (`--drills-target reference`)?"""

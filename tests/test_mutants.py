@@ -35,6 +35,7 @@ def _load_all():
 MUTANTS = _load_all()
 
 
+@pytest.mark.timeout(300)
 @pytest.mark.parametrize(("exercise_id", "expect", "obj"), MUTANTS)
 def test_mutant_is_caught(exercise_id, expect, obj):
     """Is this wrong solution failed, with feedback that points at the mistake?"""

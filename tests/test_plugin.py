@@ -13,6 +13,8 @@ import pytest
 
 from conftest import KIT, run_pytest
 
+pytestmark = pytest.mark.timeout(600)
+
 
 def _tree(tmp_path: Path, files: dict[str, str]) -> Path:
     """A submission-like tree: reference day 1 copied, with some files replaced."""

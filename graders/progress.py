@@ -1,0 +1,128 @@
+"""Progress: grade the student's modules, re-grading only what changed since the last run.
+
+Results are cached in ``.drills/progress.json`` at the kit's root, per module, keyed by the
+SHA-256 of the student's file and of everything that decides its grade (the module's graders,
+the registry, the framework). ``drills progress`` and ``drills watch`` share the cache.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from graders import _runtime, registry
+
+STATE_DIR = _runtime.KIT_ROOT / ".drills"
+CACHE_FILE = STATE_DIR / "progress.json"
+_FRAMEWORK = ("plugin.py", "checks.py", "forbid.py", "speed.py", "gpu.py", "feedback.py",
+              "scoreboard.py", "strategies.py", "profiles.py", "_runtime.py", "registry.toml")
+
+
+@dataclass
+class ExerciseState:
+    id: str
+    status: str  # passed | failed | not started | error
+    points: float
+    max_points: float
+    feedback: str = ""
+
+
+def modules(days: list[str] | None = None) -> list[str]:
+    """Short module names (``day1.tensors``) in course order, optionally for some days only."""
+    seen: list[str] = []
+    for ex in registry.exercises():
+        if (days is None or ex.day in days) and ex.module not in seen:
+            seen.append(ex.module)
+    return seen
+
+
+def _digest(*paths: Path) -> str:
+    h = hashlib.sha256()
+    for p in paths:
+        h.update(str(p.name).encode())
+        h.update(p.read_bytes() if p.exists() else b"<missing>")
+    return h.hexdigest()
+
+
+def module_key(short: str, root: Path | None = None) -> str:
+    """What decides ``short``'s grade: the student's file, its graders, the framework."""
+    root = root or _runtime.EXERCISES_DIR
+    day, mod = short.split(".")
+    graders_dir = _runtime.KIT_ROOT / "graders"
+    parts = [root / day / f"{mod}.py", graders_dir / day / f"test_{mod}.py"]
+    parts += [graders_dir / name for name in _FRAMEWORK]
+    return _digest(*parts)
+
+
+def _load_cache() -> dict:
+    try:
+        return json.loads(CACHE_FILE.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+
+
+def _save_cache(cache: dict) -> None:
+    STATE_DIR.mkdir(exist_ok=True)
+    tmp = CACHE_FILE.with_suffix(".tmp")
+    tmp.write_text(json.dumps(cache, indent=1, sort_keys=True), encoding="utf-8")
+    os.replace(tmp, CACHE_FILE)
+
+
+def run_graders(shorts: list[str], *, extra: list[str] | None = None) -> tuple[dict, str]:
+    """Grade the student's modules ``shorts`` in one pytest subprocess.
+
+    Returns the JSON report's ``exercises`` table and pytest's output.
+    """
+    if not shorts:
+        return {}, ""
+    files = [str(_runtime.EXERCISES_DIR.joinpath(*s.split(".")).with_suffix(".py")) for s in shorts]
+    with tempfile.TemporaryDirectory() as tmp:
+        report = Path(tmp) / "report.json"
+        cmd = [sys.executable, "-m", "pytest", *files, "--drills-report", str(report),
+               "-p", "no:cacheprovider", "-q", "--tb=no", "--no-header", *(extra or [])]
+        env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
+        proc = subprocess.run(cmd, cwd=_runtime.KIT_ROOT, capture_output=True, text=True, env=env)
+        output = proc.stdout + proc.stderr
+        data = json.loads(report.read_text()) if report.exists() else {"exercises": {}}
+    return data["exercises"], output
+
+
+def collect(days: list[str] | None = None, *, refresh: bool = False,
+            grade: bool = True) -> tuple[list[ExerciseState], list[str]]:
+    """Every exercise's state for ``days``; re-grades only modules whose key changed.
+
+    With ``grade=False`` nothing is graded: what the cache knows is shown, and modules never
+    graded count as "not started". Returns the states in course order and the modules that
+    were graded this time.
+    """
+    cache = {} if refresh else _load_cache()
+    wanted = modules(days)
+    keys = {m: module_key(m) for m in wanted}
+    stale = [m for m in wanted if cache.get(m, {}).get("key") != keys[m]] if grade else []
+    if stale:
+        table, output = run_graders(stale)
+        for m in stale:
+            entries = {k: v for k, v in table.items() if k.startswith(m + ".")}
+            if not entries:  # pytest could not even start on this module
+                entries = {e.id: {"status": "error", "points": 0.0, "max_points": e.points,
+                                  "feedback": output[-2000:]}
+                           for e in registry.exercises() if e.module == m}
+            cache[m] = {"key": keys[m], "exercises": entries}
+        _save_cache(cache)
+    states: list[ExerciseState] = []
+    for ex in registry.exercises():
+        if ex.module not in wanted:
+            continue
+        entry = cache.get(ex.module, {}).get("exercises", {}).get(ex.id)
+        if entry is None:
+            states.append(ExerciseState(ex.id, "not started", 0.0, ex.points))
+        else:
+            states.append(ExerciseState(ex.id, entry["status"], float(entry["points"]),
+                                        float(entry["max_points"]), entry.get("feedback", "")))
+    return states, stale

@@ -1,0 +1,242 @@
+"""Student commands: ``drills progress``, ``hint``, ``watch`` and ``solution``.
+
+Output goes through rich: colours in a terminal, plain text when piped (or with NO_COLOR),
+and rendered as HTML in a Jupyter output cell.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import json
+import sys
+import time
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+from graders import _runtime, progress, registry
+
+STYLE = {"passed": "green", "failed": "red", "not started": "yellow", "error": "bold red"}
+MARK = {"passed": "✔", "failed": "✘", "not started": "·", "error": "!"}
+HINTS_FILE = progress.STATE_DIR / "hints.json"
+
+
+def _console() -> Console:
+    console = Console(highlight=False)
+    if not console.is_terminal and not console.is_jupyter:
+        console = Console(highlight=False, width=120)
+    return console
+
+
+def _resolve(query: str, console: Console) -> registry.Exercise | None:
+    try:
+        return registry.resolve(query)
+    except KeyError as exc:
+        console.print(f"[red]{exc.args[0]}[/red]")
+        return None
+
+
+# --- progress -------------------------------------------------------------------------------------
+
+def add_progress_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("days", nargs="*", help="days to show, e.g. day1 day3 (default: all)")
+    p.add_argument("--json", action="store_true", help="print machine-readable JSON")
+    p.add_argument("--refresh", action="store_true", help="re-grade everything, ignoring the cache")
+
+
+def _bar(done: float, total: float, width: int = 30) -> str:
+    """A text progress bar that reads the same with or without colours."""
+    frac = 0.0 if total <= 0 else min(max(done / total, 0.0), 1.0)
+    n = round(frac * width)
+    return f"[green]{'█' * n}[/green][dim]{'░' * (width - n)}[/dim] {100 * frac:3.0f}%"
+
+
+def render_progress(states: list[progress.ExerciseState], console: Console) -> None:
+    by_day: dict[str, list[progress.ExerciseState]] = {}
+    for s in states:
+        by_day.setdefault(s.id.split(".")[0], []).append(s)
+    titles = {e.id: e.title for e in registry.exercises()}
+    for day, items in by_day.items():
+        table = Table(title=None, show_header=False, box=None, pad_edge=False)
+        table.add_column(width=2)
+        table.add_column(no_wrap=True)
+        table.add_column(no_wrap=True)
+        table.add_column(justify="right", no_wrap=True)
+        table.add_column(overflow="ellipsis", no_wrap=True)
+        for s in items:
+            table.add_row(f"[{STYLE[s.status]}]{MARK[s.status]}[/]", s.id,
+                          f"[{STYLE[s.status]}]{s.status}[/]", f"{s.points:g}/{s.max_points:g}",
+                          f"[dim]{titles.get(s.id, '')}[/dim]")
+        got, top = sum(s.points for s in items), sum(s.max_points for s in items)
+        passed = sum(s.status == "passed" for s in items)
+        console.print(f"[bold]{day}[/bold]  {passed}/{len(items)} passed, {got:g}/{top:g} points")
+        console.print(_bar(got, top))
+        console.print(table)
+        console.print()
+    got, top = sum(s.points for s in states), sum(s.max_points for s in states)
+    console.print(f"[bold]overall[/bold]  {sum(s.status == 'passed' for s in states)}/{len(states)} "
+                  f"exercises passed, {got:g}/{top:g} points")
+    console.print(_bar(got, top, width=50))
+
+
+def run_progress(args: argparse.Namespace) -> int:
+    console = _console()
+    days = args.days or None
+    unknown = [d for d in days or [] if d not in registry.days()]
+    if unknown:
+        console.print(f"[red]unknown day(s): {', '.join(unknown)}; the kit has {', '.join(registry.days())}[/red]")
+        return 2
+    states, graded = progress.collect(days, refresh=args.refresh)
+    if args.json:
+        data = {
+            "exercises": {s.id: {"status": s.status, "points": s.points, "max_points": s.max_points}
+                          for s in states},
+            "points": round(sum(s.points for s in states), 4),
+            "max_points": round(sum(s.max_points for s in states), 4),
+            "graded_now": graded,
+        }
+        print(json.dumps(data, indent=2))
+        return 0
+    render_progress(states, console)
+    if graded:
+        console.print(f"[dim]re-graded: {', '.join(graded)}[/dim]")
+    return 0
+
+
+# --- hint -----------------------------------------------------------------------------------------
+
+def add_hint_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("exercise", help="an exercise id or an unambiguous part of it, e.g. conv2d")
+
+
+def run_hint(args: argparse.Namespace) -> int:
+    console = _console()
+    ex = _resolve(args.exercise, console)
+    if ex is None:
+        return 2
+    try:
+        seen = json.loads(HINTS_FILE.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        seen = {}
+    n = seen.get(ex.id, 0)
+    if n >= len(ex.hints):
+        console.print(f"No more hints for {ex.id}: you have seen all {len(ex.hints)}.")
+        for i, h in enumerate(ex.hints, 1):
+            console.print(f"  [dim]{i}. {h}[/dim]")
+        return 0
+    seen[ex.id] = n + 1
+    progress.STATE_DIR.mkdir(exist_ok=True)
+    HINTS_FILE.write_text(json.dumps(seen, indent=1, sort_keys=True), encoding="utf-8")
+    console.print(f"[bold]Hint {n + 1}/{len(ex.hints)}[/bold] for {ex.id} ({ex.title}):")
+    console.print(f"  {ex.hints[n]}")
+    return 0
+
+
+# --- solution -------------------------------------------------------------------------------------
+
+def add_solution_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("exercise", help="an exercise id or an unambiguous part of it")
+    p.add_argument("--give-up", action="store_true",
+                   help="show the solution although your code does not pass yet (asks to confirm)")
+    p.add_argument("--yes", action="store_true", help="confirm --give-up without asking")
+
+
+def reference_source(ex: registry.Exercise) -> str | None:
+    day, mod = ex.module.split(".")
+    path = _runtime.REFERENCE_DIR / day / f"{mod}.py"
+    if not path.exists():
+        return None
+    text = path.read_text(encoding="utf-8")
+    for node in ast.parse(text).body:
+        if getattr(node, "name", None) == ex.name:
+            start = min([node.lineno] + [d.lineno for d in getattr(node, "decorator_list", [])])
+            return "\n".join(text.splitlines()[start - 1:node.end_lineno])
+    return None
+
+
+def run_solution(args: argparse.Namespace) -> int:
+    console = _console()
+    ex = _resolve(args.exercise, console)
+    if ex is None:
+        return 2
+    source = reference_source(ex)
+    if source is None:
+        console.print("Solutions are not part of this kit (there is no reference here).")
+        return 1
+    states, _ = progress.collect([ex.day])
+    state = next(s for s in states if s.id == ex.id)
+    if state.status != "passed":
+        if not args.give_up:
+            console.print(f"{ex.id} is {state.status}: pass it first (the solution is shown once your "
+                          f"code passes), or ask for it with --give-up.")
+            return 1
+        if not args.yes:
+            if not sys.stdin.isatty():
+                console.print("Confirm with --yes to see the solution without passing.")
+                return 1
+            answer = console.input(f"Show the solution of {ex.id} before passing it? Type 'yes': ")
+            if answer.strip().lower() != "yes":
+                return 1
+    console.print(f"[bold]Solution of {ex.id}[/bold] ({ex.title}):\n")
+    console.print(source, markup=False, highlight=False)
+    return 0
+
+
+# --- watch ----------------------------------------------------------------------------------------
+
+def add_watch_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("day", nargs="?", help="watch only this day, e.g. day3")
+    p.add_argument("--interval", type=float, default=0.5, help="seconds between looks at the files")
+
+
+def _mtimes(days: list[str] | None) -> dict[str, float]:
+    out = {}
+    for short in progress.modules(days):
+        path = _runtime.EXERCISES_DIR.joinpath(*short.split(".")).with_suffix(".py")
+        try:
+            out[short] = path.stat().st_mtime_ns
+        except OSError:
+            out[short] = 0
+    return out
+
+
+def show_module(short: str, console: Console) -> None:
+    """Grade one module and print its exercises, the first failure's feedback and the totals."""
+    states, _ = progress.collect([short.split(".")[0]])
+    mine = [s for s in states if s.id.startswith(short + ".")]
+    console.rule(f"{short.replace('.', '/')}.py  {time.strftime('%H:%M:%S')}")
+    for s in mine:
+        console.print(f"[{STYLE[s.status]}]{MARK[s.status]} {s.id}  {s.status}[/]  {s.points:g}/{s.max_points:g}")
+    first = next((s for s in mine if s.status in ("failed", "error") and s.feedback), None)
+    if first is not None:
+        console.print()
+        console.print(first.feedback, markup=False, highlight=False)
+    all_states, _ = progress.collect(None, grade=False)
+    got, top = sum(s.points for s in all_states), sum(s.max_points for s in all_states)
+    console.print()
+    console.print(f"overall: {sum(s.status == 'passed' for s in all_states)}/{len(all_states)} passed, "
+                  f"{got:g}/{top:g} points")
+    console.print(_bar(got, top, width=50))
+
+
+def run_watch(args: argparse.Namespace) -> int:
+    console = _console()
+    days = [args.day] if args.day else None
+    if args.day and args.day not in registry.days():
+        console.print(f"[red]unknown day {args.day}[/red]")
+        return 2
+    console.print(f"Watching {'exercises/' + args.day if args.day else 'exercises/'}: save a file to "
+                  f"grade it (Ctrl-C to stop).")
+    before = _mtimes(days)
+    try:
+        while True:
+            time.sleep(args.interval)
+            now = _mtimes(days)
+            for short in [m for m in now if now[m] != before.get(m)]:
+                show_module(short, console)
+            before = now
+    except KeyboardInterrupt:
+        console.print("stopped.")
+        return 0

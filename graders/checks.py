@@ -11,6 +11,8 @@
 from __future__ import annotations
 
 import math
+import sys
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -31,6 +33,9 @@ __all__ = [
 ]
 
 
+_GRADERS_DIR = Path(__file__).resolve().parent
+
+
 class DrillsFailure(AssertionError):
     """A check failed; the message is meant for the student."""
 
@@ -42,8 +47,14 @@ def fail(message: str) -> None:
 
 
 def not_assessed(reason: str) -> None:
-    """Skip the current check as "not assessed" (for example "no CUDA device"): no points lost."""
-    _runtime.mark_not_assessed(reason)
+    """Skip the current check as "not assessed" (for example "no CUDA device"): no points lost.
+
+    Only the kit's graders may declare this; called from anywhere else it is a plain skip,
+    which counts as a failure.
+    """
+    caller = Path(sys._getframe(1).f_code.co_filename).resolve()
+    if _GRADERS_DIR in caller.parents:
+        _runtime.mark_not_assessed(reason)
     pytest.skip(f"not assessed: {reason}")
 
 

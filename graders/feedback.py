@@ -12,7 +12,7 @@ import os
 import random
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import pytest
 
@@ -254,8 +254,3 @@ def _problem_text(exc: BaseException) -> str:
     return (
         f"Your code raised {type(exc).__name__}: {truncate(str(exc), 800)}"
     )
-
-
-def summarize(res: Any) -> str:
-    """One line for a report table."""
-    return res.feedback.splitlines()[2] if res.feedback.count("\n") >= 2 else res.feedback

@@ -24,7 +24,6 @@ from contextlib import contextmanager
 from types import CodeType, ModuleType
 from typing import Any
 
-import torch
 from torch.overrides import TorchFunctionMode, resolve_name
 
 __all__ = ["forbidden_calls", "count_torch_calls", "source_uses"]

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import importlib
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -42,7 +42,6 @@ class ItemResult:
     duration: float = 0.0
     hidden: bool = False
     question: str = ""
-    extra: dict = field(default_factory=dict)
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

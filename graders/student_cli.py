@@ -11,7 +11,6 @@ import ast
 import json
 import sys
 import time
-from pathlib import Path
 
 from rich.console import Console
 from rich.table import Table

@@ -5,11 +5,9 @@ from __future__ import annotations
 import subprocess
 import sys
 import textwrap
-import time
 
 import pytest
 
-from conftest import KIT
 
 pytestmark = pytest.mark.timeout(300)
 

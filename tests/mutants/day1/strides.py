@@ -199,7 +199,6 @@ def assumes_contiguous(x, size, step):
     if size < 1 or step < 1 or size > length:
         raise ValueError("bad window")
     windows = (length - size) // step + 1
-    c = torch.empty(0).new_empty(0)
     strides = list(torch.empty(x.shape).stride())
     return x.as_strided(tuple(x.shape[:-1]) + (windows, size),
                         tuple(strides[:-1]) + (step, 1), x.storage_offset())

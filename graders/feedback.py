@@ -148,6 +148,7 @@ def falsifying_input(exc: BaseException) -> str:
             head, _, rest = body.partition("(")
             args = rest.rsplit(")", 1)[0] if rest else body
             args = textwrap.dedent(args.strip("\n")).strip()
+            args = "\n".join(a for a in args.splitlines() if a.strip() != "data=data(...),")
             shown.append(args.rstrip(",") or "(no arguments)")
         elif note.startswith("Draw ") or note.startswith("Input:"):
             shown.append(note.strip())

@@ -22,8 +22,9 @@ class Config(dict):
 
 @pytest.fixture
 def cuda_available(monkeypatch):
-    def set_to(value: bool):
+    def set_to(value: bool):  # pretend, whichever way the code asks
         monkeypatch.setattr(torch.cuda, "is_available", lambda: value)
+        monkeypatch.setattr(torch.cuda, "device_count", lambda: int(value))
     return set_to
 
 

@@ -1,0 +1,1 @@
+"""Grader tests of day 6."""

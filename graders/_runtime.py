@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import os
 import sys
 import threading
 from collections.abc import Iterator
@@ -146,6 +147,10 @@ class ModuleProxy:
     def __getattr__(self, name: str) -> Any:
         if name.startswith("__"):
             raise AttributeError(name)
+        if self._reference and (not REFERENCE_DIR.is_dir() or os.environ.get("DRILLS_RECORD_GOLDEN")):
+            from graders import golden  # student releases: recorded answers instead of code
+
+            return golden.reference_attr(self, name)
         if not self._reference:
             key = f"{self._short}.{name}"
             overrides = _state["overrides"]

@@ -229,8 +229,8 @@ def classify(
             "endless loop, or for a Python loop over elements where a tensor operation would do."
         )
     else:
-        problem = _problem_text(cause)
         trace = student_traceback(cause)
+        problem = _problem_text(cause, from_student=bool(trace))
         if trace and type(cause).__name__ in ("DrillsFailure",):
             trace = ""
     res.feedback = compose(ex, question=res.question, problem=problem, example=example, trace=trace)
@@ -245,13 +245,16 @@ def _is_stub_raise(exc: BaseException) -> bool:
     return bool(exc.args) and isinstance(exc.args[0], str) and exc.args[0].startswith("day")
 
 
-def _problem_text(exc: BaseException) -> str:
+def _problem_text(exc: BaseException, *, from_student: bool) -> str:
     from graders.checks import DrillsFailure  # local: checks imports torch lazily
 
     if isinstance(exc, DrillsFailure):
         return str(exc)
     if isinstance(exc, AssertionError) and str(exc):
         return str(exc)
+    if from_student:
+        return f"Your code raised {type(exc).__name__}: {truncate(str(exc), 800)}"
     return (
-        f"Your code raised {type(exc).__name__}: {truncate(str(exc), 800)}"
+        f"The check raised {type(exc).__name__} while using what your code returned: "
+        f"{truncate(str(exc), 800)} (is the return value of the documented type and shape?)"
     )

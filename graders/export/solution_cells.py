@@ -1,0 +1,141 @@
+"""Cut reference modules into notebook cells with nbgrader solution regions.
+
+For an exercise function, the cell is the reference's ``def`` line(s) and docstring, then its
+body between ``### BEGIN SOLUTION`` and ``### END SOLUTION`` (nbgrader replaces the region with
+``raise NotImplementedError()`` in the student version). Module-level helpers and constants that
+only the reference has are copied into the region of each function that uses them, so the
+student version never names them. For a class, each method the stub also has keeps its
+signature and docstring outside its region; a class with methods the stub lacks has its whole
+body in one region after the class docstring.
+"""
+
+from __future__ import annotations
+
+import ast
+from dataclasses import dataclass
+
+BEGIN, END = "### BEGIN SOLUTION", "### END SOLUTION"
+
+
+@dataclass(frozen=True)
+class ModuleParts:
+    """A stub module split for a notebook: docstring, setup code, docstring per public name."""
+
+    docstring: str
+    setup: str
+    docstrings: dict[str, str]
+
+
+def _defs(tree: ast.Module) -> dict[str, ast.stmt]:
+    return {n.name: n for n in tree.body
+            if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))}
+
+
+def _body_start(node: ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef) -> int:
+    """The 0-based line index where the body starts after the docstring."""
+    first = node.body[0]
+    if isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant) \
+            and isinstance(first.value.value, str):
+        return first.end_lineno or first.lineno
+    return first.lineno - 1
+
+
+def _start(node: ast.stmt) -> int:
+    decorators = getattr(node, "decorator_list", [])
+    return min([node.lineno] + [d.lineno for d in decorators]) - 1
+
+
+def split_stub(source: str, public: set[str]) -> ModuleParts:
+    """The module docstring, the setup code (everything but the exercises) and their docstrings."""
+    tree = ast.parse(source)
+    lines = source.splitlines()
+    setup: list[str] = []
+    docs: dict[str, str] = {}
+    for node in tree.body:
+        if isinstance(node, ast.Expr) and isinstance(getattr(node, "value", None), ast.Constant):
+            continue  # the module docstring
+        name = getattr(node, "name", None)
+        if name in public:
+            docs[name] = ast.get_docstring(node) or ""
+            continue
+        setup.append("\n".join(lines[_start(node):node.end_lineno]))
+    return ModuleParts(ast.get_docstring(tree) or "", "\n".join(setup), docs)
+
+
+def _names(node: ast.AST) -> set[str]:
+    return {n.id for n in ast.walk(node) if isinstance(n, ast.Name)} | \
+        {n.attr for n in ast.walk(node) if isinstance(n, ast.Attribute)}
+
+
+def _helpers(ref: ast.Module, ref_lines: list[str], stub: ast.Module) -> dict[str, tuple[ast.stmt, str]]:
+    """Reference-only top-level statements by the name(s) they define."""
+    stub_defs = {ast.unparse(n) for n in stub.body} | set(_defs(stub))
+    out: dict[str, tuple[ast.stmt, str]] = {}
+    for node in ref.body:
+        if isinstance(node, (ast.Import, ast.ImportFrom, ast.Expr)):
+            continue
+        names = [node.name] if hasattr(node, "name") else [
+            t.id for t in getattr(node, "targets", [getattr(node, "target", None)]) if isinstance(t, ast.Name)]
+        if not names or any(n in stub_defs for n in names) or ast.unparse(node) in stub_defs:
+            continue
+        text = "\n".join(ref_lines[_start(node):node.end_lineno])
+        for n in names:
+            out[n] = (node, text)
+    return out
+
+
+def _needed(node: ast.AST, helpers: dict[str, tuple[ast.stmt, str]]) -> list[str]:
+    """The helper sources that ``node`` uses, directly or through other helpers, in file order."""
+    todo, seen = list(_names(node) & set(helpers)), set()
+    while todo:
+        name = todo.pop()
+        if name in seen:
+            continue
+        seen.add(name)
+        todo.extend(_names(helpers[name][0]) & set(helpers) - seen)
+    ordered = sorted({helpers[n][1]: helpers[n][0].lineno for n in seen}.items(), key=lambda kv: kv[1])
+    return [text for text, _ in ordered]
+
+
+def _indent(text: str, prefix: str) -> list[str]:
+    return [prefix + line if line.strip() else "" for line in text.splitlines()]
+
+
+def _function_cell(node: ast.FunctionDef | ast.AsyncFunctionDef, lines: list[str],
+                   helpers: dict[str, tuple[ast.stmt, str]]) -> list[str]:
+    body = _body_start(node)
+    indent = " " * node.body[0].col_offset
+    out = lines[_start(node):body] + [indent + BEGIN]
+    for text in _needed(node, helpers):
+        out += _indent(text, indent)
+    out += lines[body:node.end_lineno] + [indent + END]
+    return out
+
+
+def solution_cell(ref_source: str, stub_source: str, name: str) -> str:
+    """The solution cell of exercise ``name`` (a function or a class) of one module."""
+    ref = ast.parse(ref_source)
+    stub = ast.parse(stub_source)
+    lines = ref_source.splitlines()
+    helpers = _helpers(ref, lines, stub)
+    node = _defs(ref)[name]
+    if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+        return "\n".join(_function_cell(node, lines, helpers)) + "\n"
+    stub_cls = _defs(stub).get(name)
+    stub_methods = set(_defs(stub_cls)) if isinstance(stub_cls, ast.ClassDef) else set()  # type: ignore[arg-type]
+    methods = [n for n in node.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))]
+    others = [n for n in node.body if n not in methods and not (
+        isinstance(n, ast.Expr) and isinstance(getattr(n, "value", None), ast.Constant))]
+    body = _body_start(node)
+    if others or any(m.name not in stub_methods for m in methods):
+        indent = " " * (node.col_offset + 4)
+        out = lines[_start(node):body] + [indent + BEGIN]
+        for text in _needed(node, helpers):
+            out += _indent(text, indent)
+        out += lines[body:node.end_lineno] + [indent + END]
+        return "\n".join(out) + "\n"
+    out = lines[_start(node):body]
+    for m in methods:
+        out += [""] if out and out[-1].strip() else []
+        out += _function_cell(m, lines, helpers)
+    return "\n".join(out) + "\n"

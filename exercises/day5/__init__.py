@@ -1,0 +1,1 @@
+"""Day 5: the same models in TensorFlow/Keras."""

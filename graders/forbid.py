@@ -81,8 +81,8 @@ class _Spec:
                         for code in _codes_of(value):
                             self.codes[code] = name
                 path = getattr(obj, "__file__", None)
-                if path:
-                    base = os.path.dirname(path) if path.endswith("__init__.py") else path
+                if path:  # a package: every file under its folder; a module: that file
+                    base = os.path.dirname(path) + os.sep if path.endswith("__init__.py") else path
                     self.dirs.append((base, name))
                 continue
             if hasattr(obj, "__get__") and not callable(obj):
@@ -122,7 +122,8 @@ class _Spec:
         if hit:
             return hit
         for base, name in self.dirs:
-            if code.co_filename.startswith(base):
+            filename = code.co_filename
+            if filename == base or (base.endswith(os.sep) and filename.startswith(base)):
                 return name
         return None
 

@@ -55,6 +55,7 @@ def check(exercise_id: str, obj: Any, *, quiet: bool = False,
         "--drills-exercise", ex.id,
         "--rootdir", str(_runtime.KIT_ROOT),
         "-p", "no:cacheprovider",
+        "-p", "no:unraisableexception",
         "--capture=no",
         "-q",
     ]

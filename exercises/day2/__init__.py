@@ -1,0 +1,1 @@
+"""Day 2: a network by hand, then with PyTorch."""

@@ -1,0 +1,1 @@
+"""Day 6: attention, mixed precision, distributed training, export, memory and GANs."""

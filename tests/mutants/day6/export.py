@@ -1,0 +1,28 @@
+"""Wrong solutions for day6/export.py, each a mistake students really make."""
+
+import os
+
+import torch
+
+from graders.testing import mutant
+
+
+@mutant("day6.export.export_torchscript", expect=r"traced|torch\.jit\.script")
+def traced(model, example, path):
+    torch.jit.trace(model, example).save(os.fspath(path))
+
+
+@mutant("day6.export.export_torchscript", expect=r"must save to `path`|wrote nothing")
+def never_saves(model, example, path):
+    return torch.jit.script(model)
+
+
+@mutant("day6.export.export_program", expect=r"specialised to the example's batch size")
+def static_shapes(model, example):
+    return torch.export.export(model, (example,))
+
+
+@mutant("day6.export.export_program", expect=r"ExportedProgram")
+def returns_the_module(model, example):
+    batch = torch.export.Dim("batch", min=2)
+    return torch.export.export(model, (example,), dynamic_shapes=({0: batch},)).module()

@@ -1,0 +1,10 @@
+"""``drills grade``: grade a class of submissions, isolated, in parallel, with reports.
+
+Modules: :mod:`~graders.grading.cli` (the command), :mod:`~graders.grading.intake` (reading
+folders and zips), :mod:`~graders.grading.kit` (the private copy of the graders),
+:mod:`~graders.grading.child` and :mod:`~graders.grading.grade` (one submission in its own
+process, with limits), :mod:`~graders.grading.guard` and :mod:`~graders.grading.tamper` (the
+sandbox rules, used by :mod:`graders.sandbox`), :mod:`~graders.grading.scoring`,
+:mod:`~graders.grading.executors` (local processes or a Dask cluster),
+:mod:`~graders.grading.outputs` and :mod:`~graders.grading.summary` (the reports).
+"""

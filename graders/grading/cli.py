@@ -1,0 +1,181 @@
+"""``drills grade SUBMISSION... --out DIR``: grade a class, safely, in parallel, with reports.
+
+Examples::
+
+    drills grade submissions/*.zip --out grades/                # every day, hidden checks too
+    drills grade subs/* --out grades/ --days 1,3 --workers 4
+    drills grade subs/* --out part1/ --shard 1/8                # one task of a job array
+    drills grade --merge part1/ part2/ ... --out grades/
+    drills grade subs/* --out grades/ --scheduler tcp://10.0.0.5:8786
+
+Heavy modules are imported only when the command runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
+
+def add_grade_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options of ``drills grade``."""
+    parser.add_argument("submissions", nargs="*", type=Path, metavar="SUBMISSION",
+                        help="a folder or .zip holding exercises/dayN/ (or dayN/ directly)")
+    parser.add_argument("--out", type=Path, required=True, metavar="DIR", help="where the reports go")
+    parser.add_argument("--days", default="", metavar="1,3", help="grade only these days")
+    parser.add_argument("--exercises", default="", metavar="ID,...", help="grade only these exercise ids")
+    parser.add_argument("--workers", type=int, default=1, metavar="N", help="submissions graded at once")
+    parser.add_argument("--scheduler", default=None, metavar="tcp://HOST:PORT",
+                        help="grade on the workers of this Dask scheduler")
+    parser.add_argument("--shard", default=None, metavar="K/N", help="grade only the K-th of N shares")
+    parser.add_argument("--merge", nargs="+", type=Path, default=None, metavar="DIR",
+                        help="merge the reports of these folders (from --shard runs) into --out")
+    parser.add_argument("--timeout-per-test", type=float, default=60.0, metavar="S")
+    parser.add_argument("--timeout-per-submission", type=float, default=900.0, metavar="S")
+    parser.add_argument("--memory-limit", type=int, default=6144, metavar="MB",
+                        help="address-space limit of a grading process")
+    parser.add_argument("--output-limit", type=int, default=32, metavar="MB",
+                        help="largest file (captured output included) a grading process may write")
+    parser.add_argument("--profile", default="grading", help="hypothesis profile (default: grading)")
+    parser.add_argument("--cache-dir", type=Path, default=None, metavar="DIR",
+                        help="where graded submissions are remembered (default: DIR/.cache)")
+    parser.add_argument("--no-cache", action="store_true", help="grade everything again")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parser.add_argument("--no-fork-server", action="store_true",
+                        help="start every grading process from scratch (slower; same grades)")
+
+
+def _days(spec: str) -> list[str]:
+    from graders import registry
+
+    known = registry.days()
+    if not spec:
+        return known
+    wanted = [f"day{d.strip().removeprefix('day')}" for d in spec.split(",") if d.strip()]
+    unknown = [d for d in wanted if d not in known]
+    if unknown:
+        raise SystemExit(f"drills grade: no such day {', '.join(unknown)} (the kit has {', '.join(known)})")
+    return [d for d in known if d in wanted]
+
+
+def _shard(items: list, spec: str | None) -> list:
+    if not spec:
+        return items
+    k, n = (int(x) for x in spec.split("/"))
+    if not 1 <= k <= n:
+        raise SystemExit("drills grade: --shard K/N needs 1 <= K <= N")
+    return [x for i, x in enumerate(items) if i % n == k - 1]
+
+
+def _names(paths: list[Path]) -> list[str]:
+    from graders.grading.intake import _name
+
+    out, seen = [], {}
+    for p in paths:
+        base = _name(p)
+        seen[base] = seen.get(base, 0) + 1
+        out.append(base if seen[base] == 1 else f"{base}-{seen[base]}")
+    return out
+
+
+def _cache_key(kit_digest: str, job) -> str:
+    from dataclasses import asdict
+
+    doc = {"kit": kit_digest, "files": job.digest, "days": job.days, "exercises": sorted(job.exercises),
+           "profile": job.profile, "limits": asdict(job.limits)}
+    return hashlib.sha256(json.dumps(doc, sort_keys=True).encode()).hexdigest()
+
+
+def run_grade(args: argparse.Namespace) -> int:
+    """Run ``drills grade``; return the exit status."""
+    from graders.grading import outputs
+
+    if args.merge:
+        results, meta = [], {}
+        for folder in args.merge:
+            part, meta = outputs.load(folder)
+            results += part
+        names = [r["submission"] for r in results]
+        if len(set(names)) != len(names):
+            print("drills grade --merge: a submission appears in two folders", file=sys.stderr)
+            return 2
+        outputs.write_all(results, args.out, meta)
+        print(f"merged {len(results)} submissions into {args.out}")
+        return 0
+    if not args.submissions:
+        print("drills grade: give at least one SUBMISSION (or --merge DIR...)", file=sys.stderr)
+        return 2
+    return _grade(args)
+
+
+def _grade(args: argparse.Namespace) -> int:
+    from graders.grading import executors, intake, kit as kitmod, outputs
+    from graders.grading.child import Limits
+    from graders.grading.grade import Job, expected_checks, prewarm
+
+    days = _days(args.days)
+    exercises = [e.strip() for e in args.exercises.split(",") if e.strip()]
+    paths = sorted(args.submissions, key=lambda p: str(p))
+    pairs = _shard(list(zip(_names(paths), paths)), args.shard)
+    limits = Limits(per_test=args.timeout_per_test, per_submission=args.timeout_per_submission,
+                    memory_mb=args.memory_limit, output_mb=args.output_limit)
+    work = Path(tempfile.mkdtemp(prefix="drills-grade-"))
+    kit = kitmod.prepare(work / "kits")
+    digest = kit.digest
+    jobs: list[Job] = []
+    for name, path in pairs:
+        sub = intake.read(path, set(days), name=name)
+        jobs.append(Job(name, sub.files, days, exercises, args.profile, limits, sub.refused, sub.notes,
+                        sub.digest, fork_server=not args.no_fork_server))
+    args.out.mkdir(parents=True, exist_ok=True)
+    cache = None if args.no_cache else (args.cache_dir or args.out / ".cache")
+    results, todo = [], []
+    for job in jobs:
+        hit = cache / f"{_cache_key(digest, job)}.json" if cache else None
+        if hit is not None and hit.exists():
+            results.append({**json.loads(hit.read_text(encoding="utf-8")), "submission": job.name})
+        else:
+            todo.append(job)
+    # other students' submissions and the reports are off limits (never a whole top-level folder)
+    protected = sorted({p.resolve().parent for p in paths if len(p.resolve().parent.parts) > 2}
+                       | {args.out.resolve()})
+    try:
+        if todo and not args.scheduler:
+            if not args.no_fork_server:
+                prewarm(kit, work, min(max(1, args.workers), len(todo)))
+            present = sorted({rel.split("/")[0] for j in todo for rel in j.files} & set(days))
+            expected_checks(kit, todo[0], work, present)  # collect once, before the workers start
+        if args.scheduler:
+            stream = executors.run_dask(todo, args.scheduler, protected, digest)
+        else:
+            stream = executors.run_local(todo, args.workers, work, protected, kit)
+        for record in _progress(stream, len(todo), args.no_progress):
+            results.append(record)
+            if cache is not None:
+                job = next(j for j in todo if j.name == record["submission"])
+                cache.mkdir(parents=True, exist_ok=True)
+                (cache / f"{_cache_key(digest, job)}.json").write_text(json.dumps(record), encoding="utf-8")
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    meta = {"digest": digest, "days": days, "exercises": exercises, "profile": args.profile}
+    outputs.write_all(results, args.out, meta)
+    flagged = sum(bool(r["flags"]) for r in results)
+    print(f"graded {len(todo)} submission(s), {len(results) - len(todo)} from the cache, "
+          f"{flagged} flagged: {args.out / 'grades.csv'}, {args.out / 'summary.html'}")
+    return 0
+
+
+def _progress(stream, total: int, quiet: bool):
+    from tqdm import tqdm
+
+    with tqdm(total=total, unit="submission", desc="grading", disable=quiet or total == 0,
+              file=sys.stderr, dynamic_ncols=True) as bar:
+        for record in stream:
+            bar.set_postfix_str(record["submission"][:24])
+            bar.update(1)
+            yield record

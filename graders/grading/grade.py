@@ -1,0 +1,225 @@
+"""Grade one submission: write its files to a throw-away folder, run the grading process
+(again after a crash or a timeout, without the checks already done), score what came back.
+
+Only results the sandbox wrote to the channel count. A check that never reported (the process
+crashed, hung, exited or was stopped during it) fails with the reason, and the process is
+started again for the checks after it, so one runaway check costs only itself. A check during
+which the code broke a sandbox rule scores 0 for its whole exercise, which is flagged.
+"""
+
+from __future__ import annotations
+
+import atexit
+import shutil
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from graders import registry
+from graders.grading import child, kit as kitmod
+from graders.grading.child import Limits
+
+
+@dataclass
+class Job:
+    """Everything needed to grade one submission, in a form that can travel to a worker."""
+
+    name: str
+    files: dict[str, bytes]
+    days: list[str]
+    exercises: list[str] = field(default_factory=list)
+    profile: str = "grading"
+    limits: Limits = field(default_factory=Limits)
+    refused: str = ""
+    notes: list[str] = field(default_factory=list)
+    digest: str = ""
+    fork_server: bool = True
+
+
+_lock = threading.Lock()
+_idle: list = []
+_servers: list = []
+
+
+def prewarm(kit: kitmod.KitCopy, work: Path, count: int) -> None:
+    """Start ``count`` fork servers now; they import torch and the kit in parallel."""
+    for _ in range(count):
+        _release(_new_server(kit, work))
+
+
+def _new_server(kit: kitmod.KitCopy, work: Path):
+    from graders.grading.forkserver import ForkServer
+
+    (work / "tmp").mkdir(parents=True, exist_ok=True)
+    srv = ForkServer(child.environment(kit, work, {}), str(work))
+    srv.kit_root = kit.root
+    with _lock:
+        _servers.append(srv)
+    return srv
+
+
+def _acquire(kit: kitmod.KitCopy, work: Path):
+    """An idle fork server for ``kit`` (a new one when none is idle)."""
+    with _lock:
+        while _idle:
+            srv = _idle.pop()
+            if srv.kit_root == kit.root and srv.proc.poll() is None:
+                return srv
+    return _new_server(kit, work)
+
+
+def _release(srv) -> None:
+    with _lock:
+        _idle.append(srv)
+
+
+def close_servers() -> None:
+    """Stop every fork server this process started."""
+    with _lock:
+        servers, _servers[:], _idle[:] = list(_servers), [], []
+    for srv in servers:
+        srv.close()
+
+
+atexit.register(close_servers)
+
+
+def selected(days: list[str], exercises: list[str]) -> list[registry.Exercise]:
+    wanted = set(exercises)
+    return [e for e in registry.exercises() if e.day in days and (not wanted or e.id in wanted)]
+
+
+def expected_checks(kit: kitmod.KitCopy, job: Job, work: Path, days: list[str]) -> list[dict]:
+    """The grader tests of the selected exercises of ``days``, as the kit collects them.
+
+    Collected once per day (and selection) in a grading process with an empty tree, before
+    any submission code runs, and cached beside the copy of the kit.
+    """
+    out: list[dict] = []
+    for day in days:
+        key = f"{day}|{sorted(job.exercises)}"
+        checks = kitmod.load_checks(kit, key)
+        if checks is None:
+            checks = _collect(kit, job, work, day)
+            kitmod.save_checks(kit, key, checks)
+        out += checks
+    return out
+
+
+def _collect(kit: kitmod.KitCopy, job: Job, work: Path, day: str) -> list[dict]:
+    home = Path(tempfile.mkdtemp(prefix="collect-", dir=work))
+    (home / "tree").mkdir()
+    cmd = child.command(kit, home / "tree", [day], job.exercises, job.profile, 60, collect_only=True)
+    server = _acquire(kit, work) if job.fork_server else None
+    try:
+        run = child.run_once(cmd, kit=kit, home=home / "home", tree=home / "tree", protected=[],
+                             limits=Limits(), wall=600, skip=set(), server=server)
+    finally:
+        if server is not None:
+            _release(server)
+        shutil.rmtree(home, ignore_errors=True)
+    if run.collected is None:
+        raise RuntimeError(f"the graders of {day} could not be collected:\n{run.output_tail}")
+    return run.collected
+
+
+def grade(job: Job, kit: kitmod.KitCopy, work: Path, protected: list[Path]) -> dict:
+    """Grade ``job`` in a throw-away folder under ``work``; return its result record."""
+    t0 = time.monotonic()
+    exercises = selected(job.days, job.exercises)
+    present = sorted({rel.split("/")[0] for rel in job.files} & set(job.days), key=lambda d: int(d[3:]))
+    checks = [] if job.refused else expected_checks(kit, job, work, present)
+    todo = checks
+    flags: list[str] = [f"refused: {job.refused}"] if job.refused else []
+    results: dict[str, dict] = {}
+    restarts = 0
+    if todo:
+        box = Path(tempfile.mkdtemp(prefix="sub-", dir=work))
+        try:
+            results, flags2, restarts = _run_all(job, kit, box, todo, present, protected)
+            flags += flags2
+        finally:
+            shutil.rmtree(box, ignore_errors=True)
+    if not kit.intact():
+        flags.append("the copy of the graders changed while grading (run flagged)")
+    from graders.grading.scoring import score
+
+    record = score(job, exercises, checks, results, present, flags)
+    record.update(restarts=restarts, wall_s=round(time.monotonic() - t0, 2))
+    return record
+
+
+def _run_all(job: Job, kit: kitmod.KitCopy, box: Path, todo: list[dict], present: list[str],
+             protected: list[Path]) -> tuple[dict[str, dict], list[str], int]:
+    tree = box / "tree"
+    for rel, data in job.files.items():
+        if rel.split("/")[0] in present:
+            (tree / rel).parent.mkdir(parents=True, exist_ok=True)
+            (tree / rel).write_bytes(data)
+    ids = {c["id"]: c for c in todo}
+    cmd = child.command(kit, tree, present, job.exercises, job.profile, job.limits.per_test)
+    server = _acquire(kit, box.parent) if job.fork_server else None
+    try:
+        return _loop(job, kit, box, tree, ids, cmd, protected, server)
+    finally:
+        if server is not None:
+            _release(server)
+
+
+def _loop(job: Job, kit: kitmod.KitCopy, box: Path, tree: Path, ids: dict[str, dict], cmd: list[str],
+          protected: list[Path], server) -> tuple[dict[str, dict], list[str], int]:
+    results: dict[str, dict] = {}
+    flags: list[str] = []
+    crashes: dict[str, int] = {}
+    deadline = time.monotonic() + job.limits.per_submission
+    restarts = -1
+    while len(results) < len(ids) and restarts < job.limits.restarts:
+        wall = deadline - time.monotonic()
+        if wall <= 1:
+            break
+        restarts += 1
+        run = child.run_once(cmd, kit=kit, home=box / "home", tree=tree, protected=protected,
+                             limits=job.limits, wall=wall, skip=set(results), server=server)
+        new = {k: v for k, v in run.results.items() if k in ids and k not in results}
+        for cid, count in run.forged_in.items():
+            if cid in new:
+                new[cid] = {**new[cid], "outcome": "failed",
+                            "violations": [*new[cid].get("violations", []), "wrote forged results to the grading channel"]}
+        if run.forged:
+            flags.append(f"wrote {run.forged} forged result line(s) to the grading channel")
+        results.update(new)
+        if run.done and len(results) < len(ids) and not new:
+            break  # the process finished without running the rest: nothing more to gain
+        if run.done:
+            continue
+        why = run.ending(job.limits.per_submission)
+        if run.started in ids and run.started not in results:
+            results[run.started] = _stopped(ids[run.started], why)
+            exercise = ids[run.started]["exercise"]
+            crashes[exercise] = crashes.get(exercise, 0) + 1
+            if crashes[exercise] >= 2:  # it keeps stopping the process: give up on the exercise
+                for cid, c in ids.items():
+                    if c["exercise"] == exercise and cid not in results:
+                        results[cid] = _stopped(c, why, touched=False)
+        elif not new:
+            flags.append(f"the grading process stopped before any check ran: {why}")
+            break
+    reason = "not run: the submission used up its time or restarts"
+    for cid, c in ids.items():
+        if cid not in results:
+            results[cid] = _stopped(c, reason, touched=False)
+    return results, flags, max(restarts, 0)
+
+
+def _stopped(check: dict, why: str, touched: bool = True) -> dict:
+    """A failed result for a check that never reported."""
+    return {
+        "id": check["id"], "outcome": "failed", "kind": "stopped", "hidden": check.get("hidden", False),
+        "question": check.get("question", ""), "duration": 0.0, "reason": why,
+        "feedback": f"The grading process {why} during this check." if touched else
+        f"This check did not run: {why}.",
+        "violations": [why] if touched and "early" in why else [],
+        "incident": why if touched and "early" not in why else "",
+    }

@@ -1,0 +1,236 @@
+"""An audit hook that stops a submission's code from reaching what it must not touch.
+
+Installed in the grading process (``-p graders.sandbox``) before any submission code runs.
+CPython audit hooks cannot be removed once added, and they see every file opened, every
+process started, every socket, every ``ctypes`` call and every attempt to read interpreter
+frames or walk the garbage collector.
+
+A sensitive event raised while a frame of the submission is on the stack (its files, or code
+run with its module globals) is refused with :class:`SandboxViolation` and recorded; the
+grading process reports it and the exercise being checked scores 0. Grader code, torch and
+the standard library are not restricted: the rules only apply to calls made from the
+submission's own code.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable, Iterable
+
+_STUDENT_PKG = "_drills_student"
+
+#: Events refused outright when a submission's frame is on the stack.
+_REFUSED = {
+    "subprocess.Popen": "started a process",
+    "os.system": "started a process",
+    "os.exec": "started a process",
+    "os.posix_spawn": "started a process",
+    "os.spawn": "started a process",
+    "os.fork": "forked the process",
+    "os.forkpty": "forked the process",
+    "pty.spawn": "started a process",
+    "os.kill": "sent a signal to a process",
+    "os.killpg": "sent a signal to a process",
+    "socket.connect": "used the network",
+    "socket.bind": "used the network",
+    "socket.sendto": "used the network",
+    "socket.getaddrinfo": "used the network",
+    "ctypes.dlopen": "loaded native code with ctypes",
+    "ctypes.dlsym": "loaded native code with ctypes",
+    "ctypes.call_function": "called native code with ctypes",
+    "ctypes.addressof": "read raw memory with ctypes",
+    "ctypes.string_at": "read raw memory with ctypes",
+    "ctypes.cdata": "read raw memory with ctypes",
+    "gc.get_objects": "walked the interpreter's objects (gc)",
+    "gc.get_referrers": "walked the interpreter's objects (gc)",
+    "gc.get_referents": "walked the interpreter's objects (gc)",
+    "sys._current_frames": "inspected the interpreter's frames",
+    "sys.settrace": "installed a tracer",
+    "sys.setprofile": "installed a profiler",
+    "sys.addaudithook": "installed an audit hook",
+    "resource.setrlimit": "changed the resource limits",
+    "resource.prlimit": "changed the resource limits",
+}
+_PATH_WRITE = {
+    "os.remove", "os.rmdir", "os.mkdir", "os.rename", "os.symlink", "os.link", "os.chmod",
+    "os.chown", "os.truncate", "os.utime", "shutil.rmtree", "shutil.move", "shutil.copyfile",
+    "shutil.copytree", "os.chflags", "os.setxattr", "os.removexattr",
+}
+_PATH_LIST = {"os.listdir", "os.scandir", "glob.glob", "os.chdir"}
+_WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_APPEND | os.O_TRUNC
+_LIBRARIES = frozenset({"torch", "numpy", "graders", "hypothesis", "pytest", "_pytest", "pluggy", "builtins"})
+_WATCHED = frozenset(_REFUSED) | _PATH_WRITE | _PATH_LIST | {
+    "open", "import", "compile", "object.__setattr__",
+}
+
+
+class SandboxViolation(RuntimeError):
+    """The submission's code tried something the grading sandbox does not allow."""
+
+
+def _under(path: str, roots: Iterable[str]) -> bool:
+    return any(path == r or path.startswith(r + os.sep) for r in roots)
+
+
+class Guard:
+    """The rules for one grading process; :meth:`install` adds the audit hook."""
+
+    def __init__(self, tree: str, protected: Iterable[str], allowed: Iterable[str] = (),
+                 writable: Iterable[str] = ()) -> None:
+        self.tree = os.path.realpath(tree)
+        self.writable = (self.tree, *(os.path.realpath(p) for p in writable))
+        self.protected = tuple(os.path.realpath(p) for p in protected)
+        self.allowed = tuple(os.path.realpath(p) for p in allowed)
+        self.violations: list[str] = []
+        self._busy = False
+
+    # --- who is calling ------------------------------------------------------------------
+    def student_on_stack(self, depth: int = 2) -> bool:
+        """True when a frame of the submission's code is on the current stack."""
+        try:
+            frame = sys._getframe(depth)
+        except ValueError:
+            return False
+        tree = self.tree + os.sep
+        while frame is not None:
+            if frame.f_code.co_filename.startswith(tree):
+                return True
+            name = frame.f_globals.get("__name__")
+            if isinstance(name, str) and name.startswith(_STUDENT_PKG):
+                return True
+            frame = frame.f_back
+        return False
+
+    def student_not_importing(self, depth: int = 2) -> bool:
+        """True when the nearest submission frame is reached before any import machinery.
+
+        A library imported lazily from the submission's code (``torch._dynamo``) decorates its
+        functions as it loads; that is the library's doing, not the submission's.
+        """
+        try:
+            frame = sys._getframe(depth)
+        except ValueError:
+            return False
+        tree = self.tree + os.sep
+        while frame is not None:
+            filename = frame.f_code.co_filename
+            if filename.startswith(tree) or str(frame.f_globals.get("__name__")).startswith(_STUDENT_PKG):
+                return True
+            if filename.startswith("<frozen importlib"):
+                return False
+            frame = frame.f_back
+        return False
+
+    # --- the rules -----------------------------------------------------------------------
+    def _readable(self, path: str) -> bool:
+        if _under(path, self.writable) or _under(path, self.allowed):
+            return True
+        if path.startswith("/proc/") and any(
+            part in path.split("/")[3:4] for part in ("fd", "mem", "environ", "maps", "fdinfo")
+        ):
+            return False
+        return not _under(path, self.protected)
+
+    def _writable(self, path: str) -> bool:
+        return _under(path, self.writable) or path in ("/dev/null",)
+
+    def verdict(self, event: str, args: tuple) -> str | None:
+        """Why ``event`` must be refused (None when it is fine)."""
+        if event in _REFUSED:
+            return _REFUSED[event]
+        if event == "open":
+            path, mode, flags = (tuple(args) + (None, None, None))[:3]
+            if isinstance(path, int):
+                return "opened a file descriptor by number"
+            real = os.path.realpath(os.fsdecode(path))
+            writing = (isinstance(mode, str) and any(c in mode for c in "wax+")) or bool(
+                isinstance(flags, int) and flags & _WRITE_FLAGS
+            )
+            if writing and not self._writable(real):
+                return f"wrote to {real} (outside its own folder)"
+            if not self._readable(real):
+                return f"read {real}"
+            return None
+        if event in _PATH_WRITE:
+            for p in args:
+                if isinstance(p, (str, bytes, os.PathLike)):
+                    real = os.path.realpath(os.fsdecode(p))
+                    if not self._writable(real):
+                        return f"changed {real} (outside its own folder)"
+            return None
+        if event in _PATH_LIST:
+            p = args[0] if args else "."
+            if isinstance(p, (str, bytes, os.PathLike)):
+                real = os.path.realpath(os.fsdecode(p) or ".")
+                if not self._readable(real):
+                    return f"listed {real}"
+            return None
+        if event == "import":
+            name = str(args[0]) if args else ""
+            if name.split(".")[0] in ("reference", "_drills_reference"):
+                return f"imported {name}"
+            return None
+        if event == "compile":
+            filename = args[1] if len(args) > 1 else None
+            if isinstance(filename, bytes):
+                filename = filename.decode(errors="replace")
+            if isinstance(filename, str) and filename and not filename.startswith("<"):
+                real = os.path.realpath(filename)
+                if not _under(real, (self.tree,)) and (
+                    not os.path.exists(real) or not self._readable(real)
+                ):
+                    return f"compiled code under another file's name ({filename})"
+            return None
+        if event == "object.__setattr__":
+            name = args[1] if len(args) > 1 else ""
+            if name in ("__code__", "__globals__", "__closure__"):
+                return f"replaced a function's {name}"
+            value = args[2] if len(args) > 2 else None
+            if name in ("__module__", "__wrapped__") and (
+                name == "__wrapped__" or str(value).split(".")[0] in _LIBRARIES
+            ):
+                return f"disguised a function as a library's ({name})"
+            return None
+        return None
+
+    def _hook(self, event: str, args: tuple) -> None:
+        if event not in _WATCHED or self._busy:
+            return
+        self._busy = True
+        try:
+            if event == "object.__setattr__" or event in _PATH_LIST:
+                if not self.student_not_importing(2):
+                    return
+            elif not self.student_on_stack(2):
+                return
+            why = self.verdict(event, args)
+        finally:
+            self._busy = False
+        if why is not None:
+            self.violations.append(why)
+            raise SandboxViolation(f"not allowed while grading: the code {why}")
+
+    def install(self) -> None:
+        """Add the audit hook (for the rest of the process's life)."""
+        sys.addaudithook(self._hook)
+
+    def take(self) -> list[str]:
+        """The violations recorded since the last call, in order, without duplicates."""
+        out = list(dict.fromkeys(self.violations))
+        self.violations.clear()
+        return out
+
+
+def guarded(guard: Guard, fn: Callable, why: str) -> Callable:
+    """``fn``, refused (and recorded) when called from the submission's code."""
+
+    def wrapper(*args, **kwargs):
+        if guard.student_on_stack(2):
+            guard.violations.append(why)
+            raise SandboxViolation(f"not allowed while grading: the code {why}")
+        return fn(*args, **kwargs)
+
+    wrapper.__doc__ = fn.__doc__
+    wrapper.__name__ = getattr(fn, "__name__", "wrapper")
+    return wrapper

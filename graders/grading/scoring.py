@@ -1,0 +1,76 @@
+"""Fold the checks of one submission into exercise statuses, points and flags.
+
+Statuses and points follow the scoreboard students see (:mod:`graders.scoreboard`), with two
+additions: an exercise whose day folder is missing is an ``error`` worth 0; an exercise during
+whose checks the code broke a sandbox rule is ``flagged``: 0 points, and the reason in the
+feedback and in the submission's flags. A crash or a hang fails only the check it happened in,
+and is listed in the flags too.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from graders import registry, scoreboard
+from graders.plugin import ItemResult
+
+
+def _item(exercise: str, rec: dict) -> ItemResult:
+    return ItemResult(
+        exercise=exercise, outcome=rec.get("outcome", "failed"), kind=rec.get("kind", ""),
+        feedback=rec.get("feedback", ""), reason=rec.get("reason", ""),
+        duration=float(rec.get("duration", 0.0)), hidden=bool(rec.get("hidden", False)),
+        question=rec.get("question", ""),
+    )
+
+
+def _check(rec: dict) -> dict[str, Any]:
+    return {
+        "test": rec["id"], "outcome": rec.get("outcome", "failed"), "kind": rec.get("kind", ""),
+        "hidden": bool(rec.get("hidden", False)), "question": rec.get("question", ""),
+        "feedback": rec.get("feedback", "") or rec.get("reason", ""),
+        "duration": float(rec.get("duration", 0.0)),
+        "violations": list(rec.get("violations", [])), "incident": rec.get("incident", ""),
+    }
+
+
+def score(job: Any, exercises: list[registry.Exercise], checks: list[dict],
+          results: dict[str, dict], present: list[str], flags: list[str]) -> dict:
+    """The result record of a submission: every selected exercise, with points and feedback."""
+    owner = {c["id"]: c["exercise"] for c in checks}
+    board = scoreboard.build(
+        {cid: owner[cid] for cid in results if cid in owner},
+        {cid: _item(owner[cid], rec) for cid, rec in results.items() if cid in owner},
+    )
+    by_id = {s.exercise.id: s for s in board.scores}
+    flags = list(flags)
+    out: dict[str, dict] = {}
+    for ex in exercises:
+        s = by_id.get(ex.id)
+        recs = [results[c["id"]] for c in checks if c["exercise"] == ex.id and c["id"] in results]
+        entry: dict[str, Any] = {
+            "title": ex.title, "max_points": ex.points, "status": "error", "points": 0.0,
+            "feedback": "", "flagged": [], "checks": [_check(r) for r in recs],
+        }
+        if job.refused:
+            entry["feedback"] = f"The submission was refused: {job.refused}."
+        elif ex.day not in present:
+            entry["feedback"] = f"The submission has no {ex.day}/ folder with exercise files."
+        elif s is not None:
+            entry.update(status=s.status, points=s.points, feedback=s.first_feedback)
+        violations = list(dict.fromkeys(v for r in recs for v in r.get("violations", [])))
+        incidents = list(dict.fromkeys(r["incident"] for r in recs if r.get("incident")))
+        if violations:
+            entry.update(status="flagged", points=0.0, flagged=violations,
+                         feedback="Flagged: the code " + "; ".join(violations) + ". This exercise scores 0.")
+        flags += [f"{ex.id}: {v}" for v in violations] + [f"{ex.id}: {i}" for i in incidents]
+        out[ex.id] = entry
+    days: dict[str, float] = {}
+    for ex in exercises:
+        days[ex.day] = round(days.get(ex.day, 0.0) + out[ex.id]["points"], 4)
+    return {
+        "submission": job.name, "digest": job.digest, "notes": list(job.notes),
+        "flags": list(dict.fromkeys(flags)), "exercises": out, "days": days,
+        "total": round(sum(days.values()), 4),
+        "max_total": round(sum(e.points for e in exercises), 4),
+    }

@@ -1,0 +1,1 @@
+"""Hostile submissions for the tests of `drills grade`."""

@@ -1,0 +1,109 @@
+"""Can a class full of hostile submissions break `drills grade`?
+
+All hostile submissions (tests/redteam/hostile.py) are graded in ONE `drills grade` run with two
+workers and short time limits, on two day-1 exercises: `describe` (made hostile) and
+`batched_gather` (left honest). Every question below reads that run's reports.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from redteam import hostile  # noqa: E402
+
+KIT = Path(__file__).resolve().parent.parent
+HOSTILE = "day1.tensors.describe"
+HONEST = "day1.tensors.batched_gather"
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
+
+
+@pytest.fixture(scope="module")
+def graded(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    root = tmp_path_factory.mktemp("redteam")
+    kinds = hostile.build(root / "subs")
+    out = root / "out"
+    subs = sorted(str(p) for p in (root / "subs").iterdir())
+    proc = subprocess.run(
+        [sys.executable, "-m", "graders.cli", "grade", *subs, "--out", str(out), "--workers", "2",
+         "--exercises", f"{HOSTILE},{HONEST}", "--profile", "drills", "--timeout-per-test", "4",
+         "--timeout-per-submission", "90", "--no-progress"],
+        cwd=KIT, capture_output=True, text=True, timeout=900,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    grades = json.loads((out / "grades.json").read_text())
+    return {
+        "kinds": kinds, "out": out, "log": proc.stdout + proc.stderr,
+        "rows": {r["submission"]: r for r in csv.DictReader((out / "grades.csv").open())},
+        "json": {s["submission"]: s for s in grades["submissions"]},
+    }
+
+
+def test_every_submission_and_exercise_appears_in_every_report(graded):
+    names = set(graded["kinds"])
+    assert len(hostile.CHEATS) + len(hostile.FAULTS) + len(hostile.MODULE_CHEATS) >= 25
+    assert set(graded["rows"]) == names
+    assert set(graded["json"]) == names
+    for name in names:
+        assert set(graded["json"][name]["exercises"]) == {HOSTILE, HONEST}
+        assert (graded["out"] / "feedback" / f"{name}.txt").exists()
+    header = next(csv.reader((graded["out"] / "grades.csv").open()))
+    assert header == ["submission", HOSTILE, HONEST, "day1", "total", "flags"]
+    html = (graded["out"] / "summary.html").read_text()
+    assert all(name in html for name in names if graded["json"][name]["flags"])
+
+
+def test_the_honest_submissions_get_full_marks_and_no_flag(graded):
+    for name, kind in graded["kinds"].items():
+        if kind == "honest":
+            assert graded["rows"][name]["total"] == "3", graded["json"][name]
+            assert graded["rows"][name]["flags"] == ""
+
+
+@pytest.mark.parametrize("name", sorted(hostile.CHEATS))
+def test_a_cheat_is_flagged_scores_zero_and_spares_the_honest_exercise(graded, name):
+    sub = graded["json"][name]
+    assert sub["exercises"][HOSTILE]["points"] == 0, sub["exercises"][HOSTILE]
+    assert sub["exercises"][HOSTILE]["status"] == "flagged", sub["exercises"][HOSTILE]
+    assert sub["flags"] and graded["rows"][name]["flags"], sub
+    assert sub["exercises"][HONEST]["points"] == 2, sub["exercises"][HONEST]
+    assert "Flagged" in (graded["out"] / "feedback" / f"{name}.txt").read_text()
+
+
+@pytest.mark.parametrize("name", sorted(hostile.FAULTS))
+def test_a_fault_costs_only_the_exercise_it_touched(graded, name):
+    sub = graded["json"][name]
+    assert sub["exercises"][HOSTILE]["points"] == 0, sub["exercises"][HOSTILE]
+    assert sub["exercises"][HONEST]["points"] == 2, sub["exercises"][HONEST]
+
+
+@pytest.mark.parametrize("name", sorted(hostile.MODULE_CHEATS))
+def test_hostile_code_at_import_flags_every_exercise_of_its_module(graded, name):
+    sub = graded["json"][name]
+    assert sub["total"] == 0
+    assert {e["status"] for e in sub["exercises"].values()} == {"flagged"}, sub
+
+
+def test_a_crash_is_named_in_the_flags(graded):
+    assert any("SIGSEGV" in f for f in graded["json"]["real_segfault"]["flags"])
+
+
+def test_broken_and_refused_submissions_score_zero_with_a_reason(graded):
+    for name, kind in graded["kinds"].items():
+        if kind in ("broken", "refused"):
+            sub = graded["json"][name]
+            assert sub["total"] == 0
+            assert all(e["feedback"] for e in sub["exercises"].values()), sub
+    assert any("escapes" in f for f in graded["json"]["zip_slip"]["flags"])
+    assert any("zip bomb" in f for f in graded["json"]["zip_bomb"]["flags"])
+
+
+def test_nothing_was_written_outside_the_sandbox(graded):
+    assert not Path("/tmp/drills-redteam-was-here").exists()
+    assert "# mine" not in (KIT / "graders" / "day1" / "test_tensors.py").read_text()

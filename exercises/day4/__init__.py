@@ -1,0 +1,1 @@
+"""Day 4: text and sequences."""

@@ -1,0 +1,1 @@
+"""Day 4 reference solutions: text and sequences."""

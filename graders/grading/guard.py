@@ -65,6 +65,27 @@ _WATCHED = frozenset(_REFUSED) | _PATH_WRITE | _PATH_LIST | {
 }
 
 
+#: What a registry entry's ``sandbox = [...]`` may allow, by the reason it would be refused for.
+ALLOWANCES = {
+    "processes": ("started a process", "forked the process", "sent a signal to a process"),
+    "loopback": ("used the network",),
+    "descriptors": ("opened a file descriptor by number",),
+}
+_LOOPBACK = ("127.0.0.1", "localhost", "::1", "", "0.0.0.0")
+
+
+def _loopback(event: str, args: tuple) -> bool:
+    """True when a socket event names this machine's loopback address."""
+    if event == "socket.getaddrinfo":
+        host = args[0] if args else None
+    else:  # socket.connect / bind / sendto: (socket, address)
+        address = args[-1] if args else None
+        host = address[0] if isinstance(address, tuple) and address else address
+    if isinstance(host, bytes):
+        host = host.decode(errors="replace")
+    return str(host) in _LOOPBACK
+
+
 class SandboxViolation(RuntimeError):
     """The submission's code tried something the grading sandbox does not allow."""
 
@@ -83,6 +104,7 @@ class Guard:
         self.protected = tuple(os.path.realpath(p) for p in protected)
         self.allowed = tuple(os.path.realpath(p) for p in allowed)
         self.violations: list[str] = []
+        self.allow: frozenset[str] = frozenset()  # set per check from the registry
         self._busy = False
 
     # --- who is calling ------------------------------------------------------------------
@@ -135,14 +157,23 @@ class Guard:
     def _writable(self, path: str) -> bool:
         return _under(path, self.writable) or path in ("/dev/null",)
 
+    def _allowed(self, event: str, args: tuple, why: str) -> bool:
+        """Whether the check being run may do this (its registry entry's ``sandbox = [...]``)."""
+        for name in self.allow:
+            if why in ALLOWANCES.get(name, ()):
+                return name != "loopback" or _loopback(event, args)
+        return False
+
     def verdict(self, event: str, args: tuple) -> str | None:
         """Why ``event`` must be refused (None when it is fine)."""
         if event in _REFUSED:
-            return _REFUSED[event]
+            why = _REFUSED[event]
+            return None if self._allowed(event, args, why) else why
         if event == "open":
             path, mode, flags = (tuple(args) + (None, None, None))[:3]
             if isinstance(path, int):
-                return "opened a file descriptor by number"
+                why = "opened a file descriptor by number"
+                return None if self._allowed(event, args, why) else why
             real = os.path.realpath(os.fsdecode(path))
             writing = (isinstance(mode, str) and any(c in mode for c in "wax+")) or bool(
                 isinstance(flags, int) and flags & _WRITE_FLAGS

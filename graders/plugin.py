@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -197,12 +198,23 @@ def pytest_collection_finish(session: pytest.Session) -> None:
 
 @pytest.fixture(autouse=True)
 def _drills_seed(request: pytest.FixtureRequest):
-    """Same code, same result: every grader test starts from the same seeds."""
-    if request.node.nodeid in request.config.stash[_EXERCISES]:
+    """Same code, same result: every grader test starts from the same seeds, on one thread.
+
+    One torch thread makes results independent of the machine's core count (the order of
+    floating-point reductions) and CPU-time budgets of training checks comparable everywhere.
+    """
+    graded = request.node.nodeid in request.config.stash[_EXERCISES]
+    torch = sys.modules.get("torch")
+    threads = torch.get_num_threads() if graded and torch is not None else None
+    if graded:
         feedback.reset_seeds()
         _runtime.set_current(request.node.nodeid)
+        if torch is not None:
+            torch.set_num_threads(1)
     yield
     _runtime.set_current(None)
+    if threads is not None:
+        torch.set_num_threads(threads)
 
 
 @pytest.hookimpl(wrapper=True)

@@ -1,0 +1,1 @@
+"""Day 3: computer vision."""

@@ -3,7 +3,6 @@ random augmentation (checked by distribution and reproducibility, never by parti
 
 from __future__ import annotations
 
-import math
 import random
 
 import numpy as np

@@ -64,7 +64,6 @@ def _diagnose_running(x, rm0, rv0, got_rm, got_rv, momentum) -> str:
     x64 = x.double()
     mean, biased = x64.mean(dims), x64.var(dims, unbiased=False)
     m = x.numel() // x.shape[1]
-    unbiased = biased * m / (m - 1)
     rm0, rv0 = rm0.double(), rv0.double()
     tol = dict(rtol=1e-4, atol=1e-5)
     if torch.allclose(got_rv.double(), (1 - momentum) * rv0 + momentum * biased, **tol) and m > 1:

@@ -11,7 +11,6 @@ from graders import strategies as ds
 from graders import reference, student
 from graders.checks import assert_close, assert_equal, fail
 from graders.forbid import forbidden_calls
-from graders.day4._helpers import _day4_one_thread  # noqa: F401  (autouse)
 
 mod = student("day4.embeddings")
 ref = reference("day4.embeddings")

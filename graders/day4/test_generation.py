@@ -13,7 +13,6 @@ from torch import nn
 from graders import student
 from graders.checks import assert_equal, fail
 from graders.profiles import examples
-from graders.day4._helpers import _day4_one_thread  # noqa: F401  (autouse)
 
 mod = student("day4.generation")
 

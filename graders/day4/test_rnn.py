@@ -16,7 +16,6 @@ from graders import student
 from graders.checks import assert_close, assert_equal, fail
 from graders.forbid import forbidden_calls
 from graders.profiles import examples
-from graders.day4._helpers import _day4_one_thread  # noqa: F401  (autouse)
 
 mod = student("day4.rnn")
 

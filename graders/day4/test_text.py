@@ -9,7 +9,6 @@ from hypothesis import strategies as st
 
 from graders import reference, student
 from graders.checks import assert_equal, fail
-from graders.day4._helpers import _day4_one_thread  # noqa: F401  (autouse)
 
 mod = student("day4.text")
 ref = reference("day4.text")

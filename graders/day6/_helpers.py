@@ -31,27 +31,11 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-import pytest
 import torch
 from torch import Tensor, nn
 
 WORLD_SIZE = 2
 AVERAGE_SEEDS = (0, 1, 2)
-
-
-@pytest.fixture(autouse=True)
-def single_thread() -> Iterator[None]:
-    """Run each day-6 check with one intra-op thread (imported by every day-6 grader module).
-
-    The tensors here are tiny: on a busy machine, waking a second OpenMP thread for each small
-    operation costs more than the operation itself (about twice the run time overall).
-    """
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
 
 
 def free_port() -> int:

@@ -18,7 +18,6 @@ from graders.checks import assert_close, fail
 from graders.forbid import forbidden_calls
 from graders.gpu import gpu_parity
 from graders.profiles import examples
-from graders.day6._helpers import single_thread  # noqa: F401  (autouse fixture)
 
 mod = student("day6.attention")
 

@@ -10,7 +10,6 @@ import torch
 from graders import student
 from graders.checks import assert_close, fail
 from graders.day6 import _helpers as h
-from graders.day6._helpers import single_thread  # noqa: F401  (autouse fixture)
 
 mod = student("day6.export")
 

@@ -9,7 +9,6 @@ from torch import nn
 
 from graders import student
 from graders.checks import assert_close, assert_equal, fail
-from graders.day6._helpers import single_thread  # noqa: F401  (autouse fixture)
 
 mod = student("day6.memory")
 

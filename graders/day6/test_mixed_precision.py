@@ -10,7 +10,6 @@ from torch import nn
 from graders import student
 from graders.checks import assert_close, fail
 from graders.gpu import gpu_parity
-from graders.day6._helpers import single_thread  # noqa: F401  (autouse fixture)
 
 mod = student("day6.mixed_precision")
 

@@ -26,7 +26,7 @@ from typing import Any
 
 from torch.overrides import TorchFunctionMode, resolve_name
 
-__all__ = ["forbidden_calls", "count_torch_calls", "source_uses"]
+__all__ = ["AUTOGRAD", "by_hand", "forbidden_calls", "count_torch_calls", "source_uses"]
 
 
 def _resolve(dotted: str) -> Any:
@@ -185,6 +185,34 @@ def forbidden_calls(*names: str, what: str, why: str = "") -> Iterator[None]:
             f"{what} calls {calls}, which is not allowed in this exercise"
             + (f": {why}" if why else ".")
         )
+
+
+#: Every way to let autograd compute a gradient: forbidden where the backward pass is the exercise.
+AUTOGRAD = (
+    "torch.Tensor.backward",
+    "torch.autograd.backward",
+    "torch.autograd.grad",
+    "torch.autograd.functional",
+    "torch.func",
+    "torch.enable_grad",
+)
+
+
+@contextmanager
+def by_hand(what: str, *extra: str, why: str = "") -> Iterator[None]:
+    """Run the block with grad mode off and fail if it uses autograd (or any of ``extra``).
+
+    For exercises whose point is a backward pass written by hand (``linear_backward``,
+    ``conv2d_backward``, ``rnn_backward`` ...).
+    """
+    __tracebackhide__ = True
+    import torch
+
+    why = why or ("this exercise is the backward pass by hand: derive each gradient with the "
+                  "chain rule and compute it with tensor operations.")
+    with forbidden_calls(*AUTOGRAD, *extra, what=what, why=why):
+        with torch.no_grad():
+            yield
 
 
 class _Counter(TorchFunctionMode):

@@ -1,43 +1,9 @@
-"""Shared pieces of the day-2 graders: the no-autograd guard and small data builders."""
+"""Shared pieces of the day-2 graders: small data builders and autograd oracles."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
-
 import torch
 from hypothesis import strategies as st
-
-from graders.forbid import forbidden_calls
-
-AUTOGRAD = (
-    "torch.Tensor.backward",
-    "torch.autograd.backward",
-    "torch.autograd.grad",
-    "torch.autograd.functional",
-    # torch.func's transforms, named one by one (a whole-module entry would also match files
-    # whose path merely starts with .../torch/func, such as torch/functional.py: einsum)
-    "torch.func.grad",
-    "torch.func.grad_and_value",
-    "torch.func.vjp",
-    "torch.func.jvp",
-    "torch.func.jacrev",
-    "torch.func.jacfwd",
-    "torch.func.hessian",
-    "torch.func.linearize",
-    "torch.enable_grad",
-)
-
-
-@contextmanager
-def by_hand(what: str) -> Iterator[None]:
-    """Run the block with grad mode off and fail if it uses autograd in any form."""
-    __tracebackhide__ = True
-    with forbidden_calls(*AUTOGRAD, what=what,
-                         why="this exercise is the backward pass by hand: derive each gradient "
-                         "with the chain rule and compute it with tensor operations."):
-        with torch.no_grad():
-            yield
 
 
 def sizes(max_size: int = 5) -> st.SearchStrategy[int]:

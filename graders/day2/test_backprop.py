@@ -10,7 +10,8 @@ from hypothesis import strategies as st
 from graders import strategies as ds
 from graders import student
 from graders.checks import assert_close, assert_equal, fail
-from graders.day2._helpers import autograd_grads, by_hand, randn, sizes
+from graders.day2._helpers import autograd_grads, randn, sizes
+from graders.forbid import by_hand
 
 mod = student("day2.backprop")
 

@@ -1,29 +1,10 @@
-"""Shared pieces of the day-3 graders: the no-autograd guard, tolerances, small builders."""
+"""Shared pieces of the day-3 graders: forbidden conv functions, tolerances, small builders."""
 
 from __future__ import annotations
-
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 import torch
 from hypothesis import strategies as st
 
-from graders.forbid import forbidden_calls
-
-AUTOGRAD = (
-    "torch.Tensor.backward",
-    "torch.autograd.backward",
-    "torch.autograd.grad",
-    "torch.autograd.functional",
-    # torch.func by name: the module's directory prefix would also match torch/functional.py
-    "torch.func.grad",
-    "torch.func.grad_and_value",
-    "torch.func.vjp",
-    "torch.func.jacrev",
-    "torch.func.jacfwd",
-    "torch.func.functional_call",
-    "torch.enable_grad",
-)
 
 LIBRARY_CONV = (
     "torch.nn.functional.conv1d",
@@ -38,17 +19,6 @@ LIBRARY_CONV = (
     "torch.nn.ConvTranspose2d",
     "torch.nn.grad",
 )
-
-
-@contextmanager
-def by_hand(what: str, *extra: str) -> Iterator[None]:
-    """Run the block with grad mode off and fail if it uses autograd (or ``extra`` names)."""
-    __tracebackhide__ = True
-    with forbidden_calls(*AUTOGRAD, *extra, what=what,
-                         why="this exercise is the backward pass by hand: derive each gradient "
-                         "with the chain rule and compute it with tensor operations."):
-        with torch.no_grad():
-            yield
 
 
 def pairs(lo: int, hi: int) -> st.SearchStrategy[tuple[int, int]]:

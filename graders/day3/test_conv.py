@@ -11,7 +11,8 @@ from hypothesis import strategies as st
 from graders import reference, student
 from graders import strategies as ds
 from graders.checks import assert_close, assert_equal, fail
-from graders.day3._helpers import LIBRARY_CONV, by_hand, float_tol, grads64, pairs
+from graders.day3._helpers import LIBRARY_CONV, float_tol, grads64, pairs
+from graders.forbid import by_hand
 from graders.forbid import forbidden_calls
 from graders.gpu import gpu_parity
 from graders.profiles import examples

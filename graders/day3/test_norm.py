@@ -12,7 +12,8 @@ from hypothesis import strategies as st
 from graders import strategies as ds
 from graders import student
 from graders.checks import assert_close, assert_equal, fail
-from graders.day3._helpers import by_hand, grads64
+from graders.day3._helpers import grads64
+from graders.forbid import by_hand
 from graders.forbid import forbidden_calls
 from graders.gpu import gpu_parity
 from graders.profiles import examples

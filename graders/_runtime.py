@@ -176,11 +176,6 @@ def reference(short: str) -> ModuleProxy:
     return ModuleProxy(short, reference=True)
 
 
-def student_file(short: str) -> Path:
-    """The path of the student's file for ``short`` (it may not exist)."""
-    return target_dir().joinpath(*short.split(".")).with_suffix(".py")
-
-
 # --- per-test state shared with the checks ----------------------------------------------------
 
 _state["current"] = None
@@ -213,13 +208,3 @@ def set_last_board(board: Any) -> None:
 
 def last_board() -> Any:
     return _state["last_board"]
-
-
-def record_measure(name: str, value: float) -> None:
-    """Keep a measurement (a speed ratio, a training time) of the running check for reports."""
-    if _state["current"] is not None:
-        _state.setdefault("measures", {}).setdefault(_state["current"], {})[name] = value
-
-
-def measures(nodeid: str) -> dict[str, float]:
-    return _state.get("measures", {}).get(nodeid, {})

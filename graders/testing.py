@@ -35,7 +35,7 @@ def mutants_in(namespace: dict[str, Any]) -> list[tuple[str, str, str, Any]]:
     """(name, exercise id, expect, object) for every mutant defined in a module namespace."""
     out = []
     for name, obj in namespace.items():
-        info = getattr(obj, "__drills_mutant__", None)
+        info = vars(obj).get("__drills_mutant__") if hasattr(obj, "__dict__") else None  # not inherited
         if info is not None and getattr(obj, "__module__", None) == namespace.get("__name__"):
             out.append((name, info[0], info[1], obj))
     return out

@@ -48,59 +48,45 @@ def _pool(states, mask):
     return (states * m).sum(1) / m.sum(1).clamp_min(1)
 
 
-def _chunks(texts, batch_size):
-    return [list(texts[i:i + batch_size]) for i in range(0, len(texts), batch_size)]
+def _chunk_states(texts, tokenizer, encoder, batch_size):
+    """(token states, attention mask) per chunk of at most batch_size texts, as a student loops."""
+    for i in range(0, len(texts), batch_size):
+        b = tokenizer(list(texts[i:i + batch_size]), padding=True, truncation=True, return_tensors="pt")
+        yield encoder(input_ids=b["input_ids"], attention_mask=b["attention_mask"]).last_hidden_state, b["attention_mask"]
 
 
 @mutant("day4.transfer.embed_sentences", expect=r"L2 norms")
 def embed_sentences_not_normalised(texts, tokenizer, encoder, batch_size=32):
     """Mean-pools correctly but forgets to normalise each row."""
     encoder.eval()
-    rows = []
     with torch.no_grad():
-        for chunk in _chunks(texts, batch_size):
-            b = tokenizer(chunk, padding=True, truncation=True, return_tensors="pt")
-            states = encoder(input_ids=b["input_ids"], attention_mask=b["attention_mask"]).last_hidden_state
-            rows.append(_pool(states, b["attention_mask"]))
-    return torch.cat(rows)
+        return torch.cat([_pool(s, m) for s, m in _chunk_states(texts, tokenizer, encoder, batch_size)])
 
 
 @mutant("day4.transfer.embed_sentences", expect=r"first token \(\[CLS\]\)")
 def embed_sentences_cls_token(texts, tokenizer, encoder, batch_size=32):
     """Takes the [CLS] token's state, as for BERT classification, instead of mean pooling."""
     encoder.eval()
-    rows = []
     with torch.no_grad():
-        for chunk in _chunks(texts, batch_size):
-            b = tokenizer(chunk, padding=True, truncation=True, return_tensors="pt")
-            states = encoder(input_ids=b["input_ids"], attention_mask=b["attention_mask"]).last_hidden_state
-            rows.append(nn.functional.normalize(states[:, 0], dim=1))
-    return torch.cat(rows)
+        return torch.cat([nn.functional.normalize(s[:, 0], dim=1)
+                          for s, _ in _chunk_states(texts, tokenizer, encoder, batch_size)])
 
 
 @mutant("day4.transfer.embed_sentences", expect=r"still in training mode")
 def embed_sentences_dropout_on(texts, tokenizer, encoder, batch_size=32):
     """Never calls encoder.eval(): dropout stays on and the embeddings are noisy."""
-    rows = []
     with torch.no_grad():
-        for chunk in _chunks(texts, batch_size):
-            b = tokenizer(chunk, padding=True, truncation=True, return_tensors="pt")
-            states = encoder(input_ids=b["input_ids"], attention_mask=b["attention_mask"]).last_hidden_state
-            rows.append(nn.functional.normalize(_pool(states, b["attention_mask"]), dim=1))
-    return torch.cat(rows)
+        return torch.cat([nn.functional.normalize(_pool(s, m), dim=1)
+                          for s, m in _chunk_states(texts, tokenizer, encoder, batch_size)])
 
 
 @mutant("day4.transfer.embed_sentences", expect=r"padding leaks into the pooled vector")
 def embed_sentences_mean_over_padding(texts, tokenizer, encoder, batch_size=32):
     """Averages the states over every position of the padded chunk."""
     encoder.eval()
-    rows = []
     with torch.no_grad():
-        for chunk in _chunks(texts, batch_size):
-            b = tokenizer(chunk, padding=True, truncation=True, return_tensors="pt")
-            states = encoder(input_ids=b["input_ids"], attention_mask=b["attention_mask"]).last_hidden_state
-            rows.append(nn.functional.normalize(states.mean(1), dim=1))
-    return torch.cat(rows)
+        return torch.cat([nn.functional.normalize(s.mean(1), dim=1)
+                          for s, _ in _chunk_states(texts, tokenizer, encoder, batch_size)])
 
 
 @mutant("day4.transfer.embed_sentences", expect=r"texts at once")
@@ -108,21 +94,16 @@ def embed_sentences_one_big_batch(texts, tokenizer, encoder, batch_size=32):
     """Ignores batch_size and tokenises every text in one call."""
     encoder.eval()
     with torch.no_grad():
-        b = tokenizer(list(texts), padding=True, truncation=True, return_tensors="pt")
-        states = encoder(input_ids=b["input_ids"], attention_mask=b["attention_mask"]).last_hidden_state
-        return nn.functional.normalize(_pool(states, b["attention_mask"]), dim=1)
+        (s, m), = _chunk_states(texts, tokenizer, encoder, len(texts))
+        return nn.functional.normalize(_pool(s, m), dim=1)
 
 
 @mutant("day4.transfer.embed_sentences", expect=r"requires grad")
 def embed_sentences_builds_a_graph(texts, tokenizer, encoder, batch_size=32):
     """Right numbers, but runs the encoder with gradient tracking on."""
     encoder.eval()
-    rows = []
-    for chunk in _chunks(texts, batch_size):
-        b = tokenizer(chunk, padding=True, truncation=True, return_tensors="pt")
-        states = encoder(input_ids=b["input_ids"], attention_mask=b["attention_mask"]).last_hidden_state
-        rows.append(nn.functional.normalize(_pool(states, b["attention_mask"]), dim=1))
-    return torch.cat(rows)
+    return torch.cat([nn.functional.normalize(_pool(s, m), dim=1)
+                      for s, m in _chunk_states(texts, tokenizer, encoder, batch_size)])
 
 
 # --- FrozenEncoderClassifier ----------------------------------------------------------------

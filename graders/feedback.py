@@ -31,6 +31,10 @@ _LIB_DIRS = tuple(
 )
 
 
+#: Whether feedback may point to ``drills hint`` (off where students grade through another
+#: engine and have no ``drills`` command: Gradescope, nbgrader; see ``--drills-no-commands``).
+HINT_COMMAND = True
+
 def reset_seeds() -> None:
     """Seed every generator a grader might touch (torch only when already imported)."""
     random.seed(0)
@@ -170,7 +174,7 @@ def compose(
         parts.append("Smallest failing input:\n" + _indent(truncate(example, 1500)))
     parts.append("What went wrong:\n" + _indent(truncate(problem.strip(), 3000)))
     if ex.hints:
-        more = f"  (more: drills hint {ex.id})" if len(ex.hints) > 1 else ""
+        more = f"  (more: drills hint {ex.id})" if len(ex.hints) > 1 and HINT_COMMAND else ""
         parts.append(f"Hint: {ex.hints[0]}{more}")
     if trace:
         parts.append("Your code (innermost call last):\n" + trace)

@@ -73,6 +73,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=False,
         help="leave out the grader tests marked hidden",
     )
+    group.addoption(
+        "--drills-no-commands",
+        action="store_true",
+        default=False,
+        help="feedback for students without the drills command (Gradescope, nbgrader): no "
+        "pointers to `drills hint`",
+    )
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -81,6 +88,7 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[_EXERCISES] = {}
     config.stash[_ACTIVE] = False
     _runtime.set_target(_runtime.resolve_target(config.getoption("drills_target")))
+    feedback.HINT_COMMAND = not config.getoption("drills_no_commands")
     if not config.getoption("hypothesis_profile", None):
         profiles.load_default()
 

@@ -127,10 +127,13 @@ def student_pyproject(kit_pyproject: Path, packages: list[str], *, tf: bool) -> 
     return "".join(parts).rstrip("\n") + "\n"
 
 
-def requirements(kit_pyproject: Path, *, tf: bool) -> str:
-    """The kit's dependencies, one a line (for an offline ``pip install -r``)."""
+def requirements(kit_pyproject: Path, *, tf: bool, lm: bool = False) -> str:
+    """The kit's dependencies, one a line (for an offline ``pip install -r``), with the extras
+    ``tf`` (day 5) and ``lm`` (day 4's pretrained language model) when asked for."""
     kit = tomllib.loads(kit_pyproject.read_text("utf-8"))
     deps = list(kit["project"]["dependencies"])
-    if tf:
-        deps += kit["project"].get("optional-dependencies", {}).get("tf", [])
+    extras = kit["project"].get("optional-dependencies", {})
+    for name, wanted in (("tf", tf), ("lm", lm)):
+        if wanted:
+            deps += extras.get(name, [])
     return "".join(f"{d}\n" for d in deps)

@@ -46,7 +46,7 @@ def test_notebook_cells_follow_the_registry():
     for ex in (e for e in registry.exercises() if e.day == "day1"):
         cell = graded[grade_id(ex.id)]
         assert cell.metadata["nbgrader"]["points"] == ex.points and cell.metadata["nbgrader"]["locked"]
-        assert f'check("{ex.id}", {ex.name}, quiet=True)' in cell.source
+        assert f'autograder("{ex.id}", lambda: {ex.name})' in cell.source
     solutions = [c for c in nb.cells if c.metadata.get("nbgrader", {}).get("solution")]
     assert all("### BEGIN SOLUTION" in c.source and "### END SOLUTION" in c.source for c in solutions)
     assert json.dumps(day_notebook("day1")) == json.dumps(nb)  # reproducible

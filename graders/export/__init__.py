@@ -7,7 +7,10 @@
   and a grading kit with the reference and the hidden checks); at grading time
   :mod:`graders.export.gradescope_run` grades the submission and writes ``results.json``.
 - :mod:`graders.export.nbgrader`: an nbgrader course source, one notebook per day, with solution
-  regions and autograder cells that call ``graders.check``.
+  regions and autograder cells (:mod:`graders.export.nbgrader_cell`).
+
+Both grade through :mod:`graders.grading.engine`, as ``drills grade`` does: the same sandbox,
+checks and points.
 """
 
 from __future__ import annotations
@@ -22,8 +25,8 @@ __all__ = ["add_export_arguments", "run_export"]
 def add_export_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of ``drills export gradescope|nbgrader``."""
     sub = parser.add_subparsers(dest="engine", metavar="ENGINE", required=True)
-    gs = sub.add_parser("gradescope", help="a Gradescope autograder zip for one day")
-    gs.add_argument("--day", required=True, help="the day to grade, e.g. 1 or day1")
+    gs = sub.add_parser("gradescope", help="a Gradescope autograder zip for one day (or several)")
+    gs.add_argument("--day", required=True, help="the day(s) to grade, e.g. 1, day1 or 1,2")
     gs.add_argument("--out", required=True, type=Path, help="the zip file to write")
     gs.add_argument("--wheels", type=Path, default=None,
                     help="a folder of wheels to bundle, so that setup.sh installs offline")
@@ -43,9 +46,10 @@ def run_export(args: argparse.Namespace) -> int:
         if args.engine == "gradescope":
             from graders.export import gradescope
 
-            (day,) = parse_days(str(args.day))
-            size = gradescope.export(args.out, day=day, wheels=args.wheels)
-            print(f"wrote the Gradescope autograder of {day} to {args.out} ({size / 1024:.0f} KiB)")
+            days = parse_days(str(args.day))
+            size = gradescope.export(args.out, days=days, wheels=args.wheels)
+            print(f"wrote the Gradescope autograder of {', '.join(days)} to {args.out} "
+                  f"({size / 1024:.0f} KiB)")
         else:
             from graders.export import nbgrader
 

@@ -1,12 +1,15 @@
 """Grade one Gradescope submission and write ``results/results.json`` (run by ``run_autograder``).
 
-    python -m graders.export.gradescope_run --day day1 --root /autograder
+    python -m graders.export.gradescope_run --days day1,day2 --root /autograder
 
 The submission (``ROOT/submission``) may hold an ``exercises/`` tree, its ``dayN/`` folders, or
-the day's module files directly, at any depth (an unpacked zip often adds a folder). It is copied
-into a fresh folder and graded there in a separate pytest process with every check, public and
-hidden, against the reference. Each check becomes one Gradescope test: its share of the
-exercise's points, its feedback, ``visible`` or (hidden checks) ``after_published``.
+the day's module files directly, at any depth (an unpacked zip often adds a folder). Its files
+are graded exactly as ``drills grade`` grades them (:class:`graders.grading.engine.Grader`: the
+same sandbox, checks, public and hidden, and points), so the same code gets the same points.
+
+Each exercise is one Gradescope test worth the registry's points, named by its id; its output
+is the public checks' feedback. An exercise with hidden checks also gets a test worth nothing
+that shows their outcome once grades are published (``after_published``).
 """
 
 from __future__ import annotations
@@ -14,26 +17,22 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
-import subprocess
-import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
 from graders import registry
-from graders.export.checks_report import ENV as CHECKS_ENV
 
-KIT = Path(__file__).resolve().parents[2]
+_MAX_BYTES = 1 << 20  # a module file larger than this is not a solution
 
 
 def find_day(submission: Path, day: str) -> tuple[Path | None, list[Path]]:
     """The submitted ``dayN`` folder, or else the day's module files found anywhere in it."""
     for candidate in (submission / "exercises" / day, submission / day):
-        if candidate.is_dir():
+        if candidate.is_dir() and not candidate.is_symlink():
             return candidate, []
-    folders = sorted((p for p in submission.rglob(day) if p.is_dir()), key=lambda p: len(p.parts))
+    folders = sorted((p for p in submission.rglob(day) if p.is_dir() and not p.is_symlink()),
+                     key=lambda p: (len(p.parts), str(p)))
     if folders:
         return folders[0], []
     names = {e.module.split(".")[1] for e in registry.exercises() if e.day == day}
@@ -44,73 +43,78 @@ def find_day(submission: Path, day: str) -> tuple[Path | None, list[Path]]:
     return None, sorted(found.values())
 
 
-def stage(submission: Path, day: str, target: Path) -> str:
-    """Copy the submission's day into ``target/day``; return what was found, for the output."""
-    folder, modules = find_day(submission, day)
-    dest = target / day
-    dest.mkdir(parents=True)
-    if folder is not None:
-        for path in sorted(folder.glob("*.py")):
-            shutil.copyfile(path, dest / path.name)
-        return f"graded the folder {folder.relative_to(submission)}"
-    for path in modules:
-        shutil.copyfile(path, dest / path.name)
-    if not modules:
-        return f"found no {day}/ folder and none of the day's files in the submission"
-    return "graded the files " + ", ".join(str(p.relative_to(submission)) for p in modules)
+def _regular(path: Path) -> bool:
+    return path.is_file() and not path.is_symlink() and path.stat().st_size <= _MAX_BYTES
 
 
-def grade(target: Path, day: str, work: Path, *, profile: str, timeout: float) -> tuple[dict | None, list]:
-    """Run every check of ``day`` on ``target``; return the scoreboard and the per-check rows."""
-    report, checks = work / "report.json", work / "checks.json"
-    env = {**os.environ, CHECKS_ENV: str(checks)}
-    cmd = [sys.executable, "-m", "pytest", f"exercises/{day}", "--drills-target", str(target),
-           "--drills-report", str(report), "--hypothesis-profile", profile,
-           "-p", "graders.export.checks_report", "-p", "no:cacheprovider", "-q"]
-    try:
-        subprocess.run(cmd, cwd=KIT, env=env, capture_output=True, timeout=timeout, check=False)
-    except subprocess.TimeoutExpired:
-        pass
-    board = json.loads(report.read_text("utf-8")) if report.exists() else None
-    rows = json.loads(checks.read_text("utf-8")) if checks.exists() else []
-    return board, rows
+def stage(submission: Path, days: list[str]) -> tuple[dict[str, bytes], list[str]]:
+    """The submission's module files as ``{"dayN/module.py": bytes}``, and what was found."""
+    files: dict[str, bytes] = {}
+    found: list[str] = []
+    for day in days:
+        folder, modules = find_day(submission, day)
+        if folder is not None:
+            modules = sorted(p for p in folder.glob("*.py") if _regular(p))
+            found.append(f"{day}: graded the folder {folder.relative_to(submission)}")
+        elif modules:
+            found.append(f"{day}: graded the files "
+                         + ", ".join(str(p.relative_to(submission)) for p in modules))
+        else:
+            found.append(f"{day}: found no {day}/ folder and none of the day's files")
+        for path in modules:
+            if _regular(path):
+                files[f"{day}/{path.name}"] = path.read_bytes()
+    return files, found
 
 
-def results(day: str, board: dict | None, rows: list[dict], found: str, seconds: float) -> dict[str, Any]:
-    """The Gradescope ``results.json`` for one graded submission."""
-    exercises = [e for e in registry.exercises() if e.day == day]
-    statuses = (board or {}).get("exercises", {})
+def _check_lines(checks: list[dict]) -> list[str]:
+    mark = {"passed": "passed", "not assessed": "not assessed"}
+    return [f"  {mark.get(c['outcome'], 'failed'):>12}  {c['question'] or c['test'].split('::')[-1]}"
+            + (f" ({c['feedback']})" if c["outcome"] == "not assessed" and c["feedback"] else "")
+            for c in checks]
+
+
+def _output(entry: dict, checks: list[dict], *, hidden: bool) -> str:
+    """What a student reads for one exercise: its status, each check, the first failure."""
+    if hidden:
+        lines = []
+    else:
+        lines = [f"{entry['status']}: {entry['points']:g} / {entry['max_points']:g} points"]
+        if entry["status"] in ("not started", "error", "flagged") or not checks:
+            return "\n".join([*lines, "", entry["feedback"]]) if entry["feedback"] else lines[0]
+    lines += _check_lines(checks)
+    failed = next((c["feedback"] for c in checks if c["outcome"] == "failed" and c["feedback"]), "")
+    return "\n".join([*lines, "", failed] if failed else lines)
+
+
+def results(days: list[str], record: dict, found: list[str], seconds: float) -> dict[str, Any]:
+    """The Gradescope ``results.json`` for one graded submission (a record of the engine)."""
     tests: list[dict[str, Any]] = []
-    summary = [found]
-    for i, ex in enumerate(exercises, start=1):
-        mine = [r for r in rows if r["exercise"] == ex.id]
-        status = statuses.get(ex.id, {}).get("status", "error")
-        assessed = [r for r in mine if r["outcome"] != "not assessed"]
-        share = ex.points / len(assessed) if assessed else 0.0
-        earned = status not in ("not started", "error")
-        summary.append(f"{ex.id}: {status}")
-        for j, r in enumerate(mine, start=1):
-            counted = r["outcome"] != "not assessed"
-            passed = r["outcome"] == "passed" or not counted
+    summary = list(found) + [f"flagged: {f}" for f in record["flags"]]
+    exercises = [e for e in registry.exercises() if e.day in days]
+    for number, ex in enumerate(exercises, start=1):
+        entry = record["exercises"][ex.id]
+        public = [c for c in entry["checks"] if not c["hidden"]]
+        hidden = [c for c in entry["checks"] if c["hidden"]]
+        summary.append(f"{ex.id}: {entry['status']} ({entry['points']:g} / {ex.points:g})")
+        tests.append({
+            "name": f"{ex.id}: {ex.title}", "number": str(number),
+            "score": entry["points"], "max_score": ex.points,
+            "status": "passed" if entry["status"] == "passed" else "failed",
+            "output": _output(entry, public, hidden=False),
+            "visibility": "visible", "tags": [ex.id],
+        })
+        if hidden:
             tests.append({
-                "name": f"{ex.id}: {r['question'] or r['nodeid'].split('::')[-1]}",
-                "number": f"{i}.{j}",
-                "score": round(share, 4) if counted and passed and earned else 0.0,
-                "max_score": round(share, 4) if counted else 0.0,
-                "status": "passed" if passed and (earned or not counted) else "failed",
-                "output": r["feedback"] if counted else f"not assessed: {r['reason']}",
-                "visibility": "after_published" if r["hidden"] else "visible",
-                "tags": [ex.id],
+                "name": f"{ex.id}: hidden checks", "number": f"{number}.h",
+                "score": 0.0, "max_score": 0.0,
+                "status": "passed" if all(c["outcome"] != "failed" for c in hidden) else "failed",
+                "output": _output(entry, hidden, hidden=True),
+                "visibility": "after_published", "tags": [ex.id],
             })
-        if not mine:
-            tests.append({"name": f"{ex.id}: graded", "number": f"{i}.1", "score": 0.0,
-                          "max_score": ex.points, "status": "failed", "visibility": "visible",
-                          "output": "the checks of this exercise did not run (time limit or crash)",
-                          "tags": [ex.id]})
-    score = round(sum(t["score"] for t in tests), 4)
     return {
-        "score": score,
-        "max_score": round(sum(e.points for e in exercises), 4),
+        "score": record["total"],
+        "max_score": record["max_total"],
         "execution_time": int(round(seconds)),
         "output": "\n".join(summary),
         "visibility": "visible",
@@ -120,22 +124,28 @@ def results(day: str, board: dict | None, rows: list[dict], found: str, seconds:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Grade ``ROOT/submission`` for one day and write ``ROOT/results/results.json``."""
+    """Grade ``ROOT/submission`` for the exported days and write ``ROOT/results/results.json``."""
+    from graders.grading.engine import Grader
+
     parser = argparse.ArgumentParser(prog="gradescope_run")
-    parser.add_argument("--day", required=True)
-    parser.add_argument("--root", type=Path, default=Path(os.environ.get("DRILLS_AUTOGRADER_ROOT", "/autograder")))
+    parser.add_argument("--days", required=True, help="comma-separated: day1,day2")
+    parser.add_argument("--root", type=Path,
+                        default=Path(os.environ.get("DRILLS_AUTOGRADER_ROOT", "/autograder")))
     parser.add_argument("--profile", default=os.environ.get("DRILLS_HYPOTHESIS_PROFILE", "grading"))
-    parser.add_argument("--timeout", type=float, default=float(os.environ.get("DRILLS_GRADING_TIMEOUT", 1800)))
     args = parser.parse_args(argv)
+    days = [d for d in args.days.split(",") if d]
     start = time.monotonic()
-    with tempfile.TemporaryDirectory(prefix="drills-gs-") as tmp:
-        work = Path(tmp)
-        found = stage(args.root / "submission", args.day, work / "target")
-        board, rows = grade(work / "target", args.day, work, profile=args.profile, timeout=args.timeout)
-    data = results(args.day, board, rows, found, time.monotonic() - start)
-    out = args.root / "results" / "results.json"
+    root = args.root.resolve()
+    files, found = stage(root / "submission", days)
+    out = root / "results" / "results.json"
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(data, indent=1) + "\n", encoding="utf-8")
+    with Grader(profile=args.profile, hint_command=False,
+                protected=[root / "results", root / "submission"]) as grader:
+        record = grader.grade("submission", files, days=days)
+    data = results(days, record, found, time.monotonic() - start)
+    tmp = out.with_name(out.name + ".part")
+    tmp.write_text(json.dumps(data, indent=1) + "\n", encoding="utf-8")
+    os.replace(tmp, out)
     print(data["output"])
     return 0
 

@@ -10,13 +10,16 @@ with the stub's docstring, a solution cell (the reference between ``### BEGIN SO
 and a locked autograder cell worth the registry's points, with ``grade_id`` the exercise
 id with dashes for dots (``day1-tensors-describe``)::
 
-    from graders import check
-    r = check("day1.tensors.describe", describe, quiet=True)
-    assert r.passed, "\\n".join(r.feedback)
+    from graders.export.nbgrader_cell import autograder
+    autograder("day1.tensors.describe", lambda: describe)
 
-The kernel that runs the notebooks needs the kit installed (``pip install -e .`` of the
-instructor kit grades against the reference, with the hidden checks). Files are reproducible:
-cell ids derive from the exercise ids.
+A student running it sees the feedback and the points (:mod:`graders.export.nbgrader_cell`).
+``nbgrader autograde`` grades outside the student's kernel: ``nbgrader_config.py`` adds
+:class:`graders.export.nbgrader_grade.GradeInSandbox` after nbgrader's ``Execute``, which grades
+the notebook's definitions as ``drills grade`` does (sandbox, hidden checks, the ``grading``
+profile or ``DRILLS_HYPOTHESIS_PROFILE``) and writes each autograder cell's points as its value
+(partial credit). nbgrader needs the instructor kit installed (``pip install -e .``). Files are
+reproducible: cell ids derive from the exercise ids.
 """
 
 from __future__ import annotations
@@ -37,12 +40,22 @@ c.CourseDirectory.course_id = "deep-learning-drills"
 c.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\\nraise NotImplementedError()"}
 # One kernel runs a whole day: training checks take minutes, and a cell is stopped at this limit.
 c.Execute.timeout = 900
+# Grades come from the kit's sandbox, outside the student's kernel, right after it ran.
+c.Autograde.autograde_preprocessors = [
+    "nbgrader.preprocessors.Execute",
+    "graders.export.nbgrader_grade.GradeInSandbox",
+    "nbgrader.preprocessors.IgnorePattern",
+    "nbconvert.preprocessors.ClearMetadataPreprocessor",
+    "nbgrader.preprocessors.LimitOutput",
+    "nbgrader.preprocessors.SaveAutoGrades",
+    "nbgrader.preprocessors.AssignLatePenalties",
+    "nbgrader.preprocessors.CheckCellMetadata",
+]
 '''
 
 AUTOGRADER = '''\
-from graders import check
-r = check("{id}", {name}, quiet=True)
-assert r.passed, "\\n".join(r.feedback)
+from graders.export.nbgrader_cell import autograder
+autograder("{id}", lambda: {name})
 '''
 
 

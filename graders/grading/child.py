@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from graders.grading.kit import KitCopy
+from graders.grading.kit import KIT_ROOT, KitCopy
 
 
 @dataclass(frozen=True)
@@ -70,7 +70,7 @@ class RunResult:
 
 
 def command(kit: KitCopy, tree: Path, days: list[str], exercises: list[str], profile: str,
-            per_test: float, collect_only: bool = False) -> list[str]:
+            per_test: float, collect_only: bool = False, hint_command: bool = True) -> list[str]:
     """The pytest command line of a grading process."""
     cmd = [sys.executable, "-m", "pytest", "-p", "graders.sandbox", "-p", "no:cacheprovider",
            "-q", "--no-header", "-W", "ignore::pytest.PytestAssertRewriteWarning",
@@ -80,6 +80,8 @@ def command(kit: KitCopy, tree: Path, days: list[str], exercises: list[str], pro
             "--timeout", f"{per_test:g}", "--timeout-method", "signal"]
     for ex in exercises:
         cmd += ["--drills-exercise", ex]
+    if not hint_command:
+        cmd.append("--drills-no-commands")
     if collect_only:
         cmd.append("--collect-only")
     return cmd
@@ -89,7 +91,8 @@ def environment(kit: KitCopy, home: Path, settings: dict[str, str]) -> dict[str,
     env = {
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
         "HOME": str(home), "TMPDIR": str(home / "tmp"), "LANG": "C.UTF-8",
-        "PYTHONPATH": str(kit.root), "PYTHONHASHSEED": "0", "PYTHONDONTWRITEBYTECODE": "1",
+        # the kit's copy, then the data package where a kit that is not installed keeps it
+        "PYTHONPATH": os.pathsep.join((str(kit.root), str(KIT_ROOT / "datasets"))), "PYTHONHASHSEED": "0", "PYTHONDONTWRITEBYTECODE": "1",
         "PYTHONNOUSERSITE": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
         "OPENBLAS_NUM_THREADS": "1", "TF_CPP_MIN_LOG_LEVEL": "2", "MPLBACKEND": "Agg",
     }

@@ -36,6 +36,7 @@ class Job:
     notes: list[str] = field(default_factory=list)
     digest: str = ""
     fork_server: bool = True
+    hint_command: bool = True  # feedback may point to `drills hint` (not on Gradescope, nbgrader)
 
 
 _lock = threading.Lock()
@@ -94,24 +95,25 @@ def selected(days: list[str], exercises: list[str]) -> list[registry.Exercise]:
 def expected_checks(kit: kitmod.KitCopy, job: Job, work: Path, days: list[str]) -> list[dict]:
     """The grader tests of the selected exercises of ``days``, as the kit collects them.
 
-    Collected once per day (and selection) in a grading process with an empty tree, before
-    any submission code runs, and cached beside the copy of the kit.
+    Each day is collected once (all its checks), in a grading process with an empty tree,
+    before any submission code runs, and cached beside the copy of the kit; the selection of
+    ``job.exercises`` is taken from it.
     """
+    wanted = set(job.exercises)
     out: list[dict] = []
     for day in days:
-        key = f"{day}|{sorted(job.exercises)}"
-        checks = kitmod.load_checks(kit, key)
+        checks = kitmod.load_checks(kit, day)
         if checks is None:
             checks = _collect(kit, job, work, day)
-            kitmod.save_checks(kit, key, checks)
-        out += checks
+            kitmod.save_checks(kit, day, checks)
+        out += [c for c in checks if not wanted or c["exercise"] in wanted]
     return out
 
 
 def _collect(kit: kitmod.KitCopy, job: Job, work: Path, day: str) -> list[dict]:
     home = Path(tempfile.mkdtemp(prefix="collect-", dir=work))
     (home / "tree").mkdir()
-    cmd = child.command(kit, home / "tree", [day], job.exercises, job.profile, 60, collect_only=True)
+    cmd = child.command(kit, home / "tree", [day], [], job.profile, 60, collect_only=True)
     server = _acquire(kit, work) if job.fork_server else None
     try:
         run = child.run_once(cmd, kit=kit, home=home / "home", tree=home / "tree", protected=[],
@@ -159,7 +161,8 @@ def _run_all(job: Job, kit: kitmod.KitCopy, box: Path, todo: list[dict], present
             (tree / rel).parent.mkdir(parents=True, exist_ok=True)
             (tree / rel).write_bytes(data)
     ids = {c["id"]: c for c in todo}
-    cmd = child.command(kit, tree, present, job.exercises, job.profile, job.limits.per_test)
+    cmd = child.command(kit, tree, present, job.exercises, job.profile, job.limits.per_test,
+                        hint_command=job.hint_command)
     server = _acquire(kit, box.parent) if job.fork_server else None
     try:
         return _loop(job, kit, box, tree, ids, cmd, protected, server)

@@ -17,8 +17,11 @@ from graders._runtime import reference, student
 __all__ = ["check", "reference", "student"]
 
 
-def check(exercise_id: str, obj: Any, *, quiet: bool = False) -> Any:
+def check(exercise_id: str, obj: Any, *, quiet: bool = False, profile: str | None = None) -> Any:
     """Grade ``obj`` as the solution of ``exercise_id`` and print the same feedback as pytest.
+
+    ``profile`` is the hypothesis profile (default: the quick ``drills``; ``grading`` is what
+    ``drills grade`` uses).
 
     Example (in a notebook cell, after defining ``conv2d``):
         >>> from graders import check
@@ -26,4 +29,4 @@ def check(exercise_id: str, obj: Any, *, quiet: bool = False) -> Any:
     """
     from graders.notebook import check as _check
 
-    return _check(exercise_id, obj, quiet=quiet)
+    return _check(exercise_id, obj, quiet=quiet, profile=profile)

@@ -43,8 +43,9 @@ class CheckResult:
 
 
 def check(exercise_id: str, obj: Any, *, quiet: bool = False,
-          target: Path | None = None) -> CheckResult:
-    """Grade ``obj`` as the solution of ``exercise_id`` (an id or an unambiguous abbreviation)."""
+          target: Path | None = None, profile: str | None = None) -> CheckResult:
+    """Grade ``obj`` as the solution of ``exercise_id`` (an id or an unambiguous abbreviation),
+    with the hypothesis ``profile`` (default: the quick ``drills`` one)."""
     import pytest
 
     ex = registry.resolve(exercise_id)
@@ -61,6 +62,8 @@ def check(exercise_id: str, obj: Any, *, quiet: bool = False,
     ]
     if target is not None:
         args += ["--drills-target", str(target)]
+    if profile is not None:
+        args += ["--hypothesis-profile", profile]
     saved_target = _runtime.target_dir()
     buffer = io.StringIO()
     _runtime.set_last_board(None)

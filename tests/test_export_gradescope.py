@@ -54,7 +54,7 @@ def test_zip_holds_what_gradescope_runs(autograder):
 def test_zip_is_reproducible(autograder, tmp_path):
     """Does exporting the same day twice give the same bytes?"""
     again = tmp_path / "again.zip"
-    gradescope.export(again, day=DAY)
+    gradescope.export(again, days=[DAY])
     assert again.read_bytes() == autograder.read_bytes()
 
 
@@ -98,18 +98,45 @@ def test_run_autograder_writes_gradescope_results(autograder, tmp_path):
     assert devices and all(t["score"] == 0 for t in devices)
     assert any("could not be imported" in t["output"] or "error" in t["output"] for t in devices)
     assert "my-work/exercises/day1" in data["output"]
+    assert len({t["name"] for t in data["tests"]}) == len(data["tests"])
+    assert not any("drills hint" in t["output"] for t in data["tests"])
+
+
+def _record(ex, checks, points, status="failed"):
+    entry = {"title": ex.title, "max_points": ex.points, "status": status, "points": points,
+             "feedback": "", "flagged": [], "checks": checks}
+    return {"exercises": {ex.id: entry}, "flags": [], "total": points, "max_total": ex.points}
 
 
 def test_hidden_checks_are_shown_after_publishing():
-    """Is a hidden check's result `after_published`, and a "not assessed" one worth nothing?"""
+    """Is an exercise one test worth its points, with its hidden checks in a test shown after
+    publishing and worth nothing, and "not assessed" named?"""
     from graders.export.gradescope_run import results
 
     ex = next(e for e in registry.exercises() if e.day == DAY)
-    row = {"exercise": ex.id, "question": "Q?", "nodeid": "x::test_q", "feedback": "", "reason": ""}
-    rows = [{**row, "outcome": "passed", "hidden": True},
-            {**row, "outcome": "not assessed", "hidden": False, "reason": "no CUDA device"}]
-    board = {"exercises": {ex.id: {"status": "passed"}}}
-    data = results(DAY, board, rows, "graded the folder day1", 1.0)
+    check = {"test": "x::test_q", "question": "Q?", "feedback": "", "kind": "", "duration": 0.0,
+             "violations": [], "incident": ""}
+    checks = [{**check, "outcome": "passed", "hidden": True},
+              {**check, "outcome": "not assessed", "hidden": False, "feedback": "no CUDA device"}]
+    data = results([DAY], _record(ex, checks, ex.points, "passed"), ["found"], 1.0)
     mine = [t for t in data["tests"] if t["tags"] == [ex.id]]
-    assert mine[0]["visibility"] == "after_published" and mine[0]["score"] == ex.points
-    assert mine[1]["max_score"] == 0 and "not assessed: no CUDA device" in mine[1]["output"]
+    assert [t["visibility"] for t in mine] == ["visible", "after_published"]
+    assert mine[0]["score"] == mine[0]["max_score"] == ex.points and mine[1]["max_score"] == 0
+    assert "not assessed" in mine[0]["output"] and "no CUDA device" in mine[0]["output"]
+    assert "Q?" in mine[1]["output"] and "Q?" in mine[0]["output"].split("not assessed")[1]
+
+
+def test_max_score_does_not_depend_on_the_submission():
+    """Is every test's max_score fixed by the registry, whatever the checks did, with names
+    that never repeat, and no pointer to a drills command students do not have?"""
+    from graders.export.gradescope_run import results
+
+    ex = next(e for e in registry.exercises() if e.day == DAY and e.points > 1)
+    check = {"test": "x::test_q[1]", "question": "Q?", "feedback": "", "kind": "", "hidden": False,
+             "duration": 0.0, "violations": [], "incident": ""}
+    runs = [[{**check, "outcome": "not assessed"}, {**check, "outcome": "passed"}],
+            [{**check, "outcome": "failed", "feedback": "boom"}, {**check, "outcome": "failed"}]]
+    for checks, points in zip(runs, (ex.points, 0.0)):
+        data = results([DAY], _record(ex, checks, points), [], 1.0)
+        (test,) = [t for t in data["tests"] if t["tags"] == [ex.id]]
+        assert test["max_score"] == ex.points and test["score"] == points

@@ -91,7 +91,7 @@ def results(days: list[str], record: dict, found: list[str], seconds: float) -> 
     """The Gradescope ``results.json`` for one graded submission (a record of the engine)."""
     tests: list[dict[str, Any]] = []
     summary = list(found) + [f"flagged: {f}" for f in record["flags"]]
-    exercises = [e for e in registry.exercises() if e.day in days]
+    exercises = [e for e in registry.exercises() if e.day in days and e.id in record["exercises"]]
     for number, ex in enumerate(exercises, start=1):
         entry = record["exercises"][ex.id]
         public = [c for c in entry["checks"] if not c["hidden"]]

@@ -6,9 +6,19 @@
 
 Choose one with ``pytest --hypothesis-profile grading``. Every profile is derandomised and keeps
 no example database, so a failing example is reproducible and never depends on earlier runs.
+
+Hypothesis still keeps files of its own (a cache of the constants it finds in the modules it
+runs against, ``.hypothesis/constants``), by default in the working folder: the student's
+kit, nbgrader's ``autograded/`` and feedback folders, a grading folder. :func:`register` moves
+them to a cache folder of the user's (:func:`storage_folder`), unless
+``HYPOTHESIS_STORAGE_DIRECTORY`` says where they go.
 """
 
 from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
 
 from hypothesis import HealthCheck, Phase, settings
 
@@ -30,9 +40,38 @@ EXAMPLES = {"drills": 25, "grading": 60, "thorough": 150}
 
 
 def register() -> None:
-    """Register the three profiles (idempotent)."""
+    """Register the three profiles and keep hypothesis' files out of the working folder
+    (idempotent)."""
     for name, n in EXAMPLES.items():
         settings.register_profile(name, max_examples=n, **_COMMON)
+    _keep_storage_out_of_the_working_folder()
+
+
+def storage_folder() -> Path:
+    """Where hypothesis keeps its files for the kit: ``$XDG_CACHE_HOME`` (or ``~/.cache``)
+    ``/deep-learning-drills/hypothesis``, or a folder of the user's in the temporary folder
+    when there is no home."""
+    base = os.environ.get("XDG_CACHE_HOME", "")
+    if not os.path.isabs(base):
+        try:
+            base = str(Path.home() / ".cache")
+        except (KeyError, RuntimeError):  # no HOME and no password entry
+            uid = os.getuid() if hasattr(os, "getuid") else os.getpid()
+            base = os.path.join(tempfile.gettempdir(), f"drills-cache-{uid}")
+    return Path(base) / "deep-learning-drills" / "hypothesis"
+
+
+def _keep_storage_out_of_the_working_folder() -> None:
+    """Point hypothesis' storage (its ``.hypothesis`` folder) at :func:`storage_folder`.
+
+    Called before any test runs, so before hypothesis first writes there; hypothesis itself
+    reads ``HYPOTHESIS_STORAGE_DIRECTORY``, which then wins.
+    """
+    if os.environ.get("HYPOTHESIS_STORAGE_DIRECTORY"):
+        return
+    from hypothesis.configuration import set_hypothesis_home_dir
+
+    set_hypothesis_home_dir(storage_folder())
 
 
 def load_default() -> None:

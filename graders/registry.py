@@ -11,7 +11,9 @@ unless an exercise lists its tests explicitly with ``tests = [patterns]``.
 from __future__ import annotations
 
 import fnmatch
+import re
 import tomllib
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -105,6 +107,37 @@ def by_id(path: Path = REGISTRY_FILE) -> dict[str, Exercise]:
 def days(path: Path = REGISTRY_FILE) -> list[str]:
     """The days present in the registry, in order (``["day1", "day2", ...]``)."""
     return sorted({e.day for e in exercises(path)}, key=lambda d: int(d[3:]))
+
+
+def parse_days(spec: str | Iterable[str] | None, path: Path = REGISTRY_FILE) -> list[str]:
+    """The days a command line names, in registry order without duplicates.
+
+    ``"1"``, ``"day1"``, ``"1,3"``, ``"day1, day3"``, ``"1 3"`` or a list of such strings
+    (``["1", "day3"]``); empty or None means every day. The one parser of day lists for every
+    command (``drills grade --days``, ``drills progress``, ``drills release --days``...).
+
+    Raises:
+        ValueError: naming each unknown day and the days the kit has.
+    """
+    known = days(path)
+    if spec is None:
+        return known
+    text = spec if isinstance(spec, str) else ",".join(str(s) for s in spec)
+    wanted: list[str] = []
+    unknown: list[str] = []
+    for token in re.split(r"[,\s]+", text.strip()):
+        if not token:
+            continue
+        number = token.lower().removeprefix("day")
+        day = f"day{int(number)}" if number.isdigit() else token
+        if day in known:
+            wanted.append(day)
+        elif token not in unknown:
+            unknown.append(token)
+    if unknown:
+        raise ValueError(f"no such day {', '.join(repr(u) for u in unknown)}: "
+                         f"the kit has {', '.join(known)}")
+    return [d for d in known if d in wanted] if wanted else known
 
 
 def owner(day: str, module: str, test_name: str, path: Path = REGISTRY_FILE) -> Exercise | None:

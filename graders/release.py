@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
 import subprocess
 import sys
 import tempfile
@@ -30,15 +29,8 @@ INSTRUCTOR_MODULES = ("graders.testing", "graders.stubgen", "graders.release", "
 
 
 def parse_days(value: str | None) -> list[str]:
-    """``"1,3"`` -> ``["day1", "day3"]``; None -> every day of the registry."""
-    known = registry.days()
-    if not value:
-        return known
-    days = [d if d.startswith("day") else f"day{d}" for d in re.split(r"[,\s]+", value.strip()) if d]
-    unknown = [d for d in days if d not in known]
-    if unknown:
-        raise ValueError(f"unknown days {unknown}: the registry has {known}")
-    return [d for d in known if d in days]
+    """``"1,3"`` -> ``["day1", "day3"]``; None -> every day (:func:`graders.registry.parse_days`)."""
+    return registry.parse_days(value)
 
 
 def _instructor_modules() -> list[str]:

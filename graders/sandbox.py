@@ -14,6 +14,8 @@ from the environment at start-up, before any submission code is imported). It th
   them after it (:mod:`graders.grading.tamper`), flagging what was changed;
 - writes one JSON line per check to a file descriptor opened by ``drills grade``, each line
   carrying a secret the submission's code is never given; ``drills grade`` trusts nothing else.
+  What a line says names the folders of the run in the kit's terms (``reference/day1/...``,
+  ``exercises/day1/...``), never their temporary paths, so that grades are reproducible.
 
 Students never load this plugin: ``pytest exercises/dayN`` behaves as before.
 """
@@ -82,7 +84,7 @@ class Sandbox:
     """The per-process state of the sandbox (registered as a pytest plugin)."""
 
     def __init__(self, config: pytest.Config, settings: dict[str, str]) -> None:
-        from graders.grading.guard import Guard
+        from graders.grading.guard import Guard, Places, load_roles
 
         self.config = config
         self.fd = int(settings["FD"])
@@ -93,7 +95,10 @@ class Sandbox:
         protected = [p for p in settings.get("PROTECT", "").split(os.pathsep) if p]
         allowed = [p for p in settings.get("ALLOW", "").split(os.pathsep) if p]
         writable = [p for p in settings.get("WRITABLE", "").split(os.pathsep) if p]
-        self.guard = Guard(self.tree, protected, allowed, writable)
+        # the kit's copy this process imported its graders from, named by its own paths
+        places = Places(self.tree, protected, writable, reference=settings.get("REFERENCE"),
+                        kits=[str(_runtime.KIT_ROOT)], roles=load_roles(self.tree))
+        self.guard = Guard(self.tree, protected, allowed, writable, places=places)
         self.legit_not_assessed: set[str] = set()
         self.stopped: dict[str, str] = {}
         self.snapshot: Any = None
@@ -234,7 +239,9 @@ class Sandbox:
                 violations.append(why)
         record: dict[str, Any] = {"type": "result", "id": item.nodeid, "violations": violations}
         if res is not None:
-            record.update(outcome=res.outcome, kind=res.kind, feedback=res.feedback, reason=res.reason,
+            scrub = self.guard.places.scrub  # no folder of this run in the report
+            record.update(outcome=res.outcome, kind=res.kind, feedback=scrub(res.feedback),
+                          reason=scrub(res.reason),
                           duration=round(res.duration, 4), hidden=res.hidden, question=res.question)
             if res.kind == "skipped":
                 violations.append("skipped a check from exercise code")
@@ -242,6 +249,7 @@ class Sandbox:
                 violations.append("marked a check as not assessed")
         else:
             record.update(outcome="failed", kind="failure", feedback="", reason="", duration=0.0)
+        record["violations"] = [self.guard.places.scrub(v) for v in violations]
         self.emit(record)
 
     @pytest.hookimpl(trylast=True)

@@ -39,8 +39,19 @@ def _resolve(query: str, console: Console) -> registry.Exercise | None:
 
 # --- progress -------------------------------------------------------------------------------------
 
+def _days(spec: str | list[str] | None, console: Console) -> list[str] | None | bool:
+    """The days named on the command line (None: every day; False: an unknown day, said)."""
+    if not spec:
+        return None
+    try:
+        return registry.parse_days(spec)
+    except ValueError as exc:
+        console.print(f"[red]{exc}[/red]")
+        return False
+
+
 def add_progress_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("days", nargs="*", help="days to show, e.g. day1 day3 (default: all)")
+    p.add_argument("days", nargs="*", help="days to show, e.g. 1,3 or day1 day3 (default: all)")
     p.add_argument("--json", action="store_true", help="print machine-readable JSON")
     p.add_argument("--refresh", action="store_true", help="re-grade everything, ignoring the cache")
 
@@ -82,10 +93,8 @@ def render_progress(states: list[progress.ExerciseState], console: Console) -> N
 
 def run_progress(args: argparse.Namespace) -> int:
     console = _console()
-    days = args.days or None
-    unknown = [d for d in days or [] if d not in registry.days()]
-    if unknown:
-        console.print(f"[red]unknown day(s): {', '.join(unknown)}; the kit has {', '.join(registry.days())}[/red]")
+    days = _days(args.days, console)
+    if days is False:
         return 2
     states, graded = progress.collect(days, refresh=args.refresh)
     if args.json:
@@ -186,7 +195,7 @@ def run_solution(args: argparse.Namespace) -> int:
 # --- watch ----------------------------------------------------------------------------------------
 
 def add_watch_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("day", nargs="?", help="watch only this day, e.g. day3")
+    p.add_argument("day", nargs="?", help="watch only these days, e.g. 3 or day3 or 1,3")
     p.add_argument("--interval", type=float, default=0.5, help="seconds between looks at the files")
 
 
@@ -222,12 +231,11 @@ def show_module(short: str, console: Console) -> None:
 
 def run_watch(args: argparse.Namespace) -> int:
     console = _console()
-    days = [args.day] if args.day else None
-    if args.day and args.day not in registry.days():
-        console.print(f"[red]unknown day {args.day}[/red]")
+    days = _days(args.day, console)
+    if days is False:
         return 2
-    console.print(f"Watching {'exercises/' + args.day if args.day else 'exercises/'}: save a file to "
-                  f"grade it (Ctrl-C to stop).")
+    where = ", ".join(f"exercises/{d}" for d in days) if days else "exercises/"
+    console.print(f"Watching {where}: save a file to grade it (Ctrl-C to stop).")
     before = _mtimes(days)
     try:
         while True:

@@ -1,10 +1,13 @@
 """Does `drills grade` give the same grades however it runs: again (from the cache), with two
-workers, in shards merged afterwards, on a Dask cluster? And does its summary page show?"""
+workers, in shards merged afterwards, on a Dask cluster, in other temporary folders? Does its
+summary page show? Does it grade the reference without flags, keep one feedback file per
+submission, and refuse a mistyped path?"""
 
 from __future__ import annotations
 
 import csv
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -14,12 +17,12 @@ import pytest
 
 KIT = Path(__file__).resolve().parent.parent
 EXERCISES = "day1.tensors.describe,day1.tensors.batched_gather"
-pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
+pytestmark = [pytest.mark.timeout(900)]
 
 
-def _grade(*args: str) -> str:
+def _grade(*args: str, exercises: str = EXERCISES) -> str:
     proc = subprocess.run(
-        [sys.executable, "-m", "graders.cli", "grade", *args, "--exercises", EXERCISES,
+        [sys.executable, "-m", "graders.cli", "grade", *args, "--exercises", exercises,
          "--profile", "drills", "--timeout-per-test", "20", "--no-progress"],
         cwd=KIT, capture_output=True, text=True, timeout=600,
     )
@@ -46,6 +49,7 @@ def klass(tmp_path_factory: pytest.TempPathFactory) -> dict:
     return {"root": root, "subs": subs, "first": first}
 
 
+@pytest.mark.slow
 def test_a_class_is_graded_with_one_row_per_submission(klass):
     rows = list(csv.DictReader((klass["root"] / "one" / "grades.csv").open()))
     assert [r["submission"] for r in rows] == ["empty", "half", "right", "stub"]
@@ -54,6 +58,7 @@ def test_a_class_is_graded_with_one_row_per_submission(klass):
     assert "graded 4 submission(s), 0 from the cache" in klass["first"]
 
 
+@pytest.mark.slow
 def test_grading_again_comes_from_the_cache_with_identical_reports(klass):
     before = _grades(klass["root"] / "one")
     again = _grade(*klass["subs"], "--out", str(klass["root"] / "one"))
@@ -61,11 +66,13 @@ def test_grading_again_comes_from_the_cache_with_identical_reports(klass):
     assert _grades(klass["root"] / "one") == before
 
 
+@pytest.mark.slow
 def test_two_workers_give_identical_grades(klass):
     _grade(*klass["subs"], "--out", str(klass["root"] / "two"), "--workers", "2", "--no-cache")
     assert _grades(klass["root"] / "two") == _grades(klass["root"] / "one")
 
 
+@pytest.mark.slow
 def test_shards_merge_into_the_same_report(klass):
     root, cache = klass["root"], str(klass["root"] / "one" / ".cache")
     for k in (1, 2):
@@ -79,6 +86,7 @@ def test_shards_merge_into_the_same_report(klass):
     assert _grades(root / "merged") == _grades(root / "one")
 
 
+@pytest.mark.slow
 def test_a_dask_cluster_gives_identical_grades(klass, monkeypatch):
     distributed = pytest.importorskip("distributed")
     from graders.cli import main
@@ -95,6 +103,7 @@ def test_a_dask_cluster_gives_identical_grades(klass, monkeypatch):
     assert _grades(klass["root"] / "dask") == _grades(klass["root"] / "one")
 
 
+@pytest.mark.slow
 def test_the_summary_page_shows_in_a_real_browser(klass, tmp_path):
     browser = shutil.which("chromium") or shutil.which("chromium-browser")
     if browser is None:
@@ -113,3 +122,125 @@ def test_the_summary_page_shows_in_a_real_browser(klass, tmp_path):
     assert dom.count("data:image/png;base64,") == 2
     assert dom.count('data-width="') == 2 and 'data-width="0"' not in dom  # both pictures decoded
     assert "day1.tensors.batched_gather" in dom
+
+
+# --- the reference is graded clean; flags name things in the kit's terms ---------------------
+
+
+def test_the_reference_and_the_stubs_of_checkpointing_are_not_flagged(tmp_path):
+    """Does the reference of day2.training (which pickles tensors: torch.save, torch.load) get
+    full points with no flag, and the stubs none either (pickling caches __slotnames__ on
+    torch.Tensor, the standard library's doing)?"""
+    for name, tree in (("reference", KIT / "reference"), ("stubs", KIT / "exercises")):
+        (tmp_path / "subs" / name / "day2").mkdir(parents=True)
+        for module in ("__init__.py", "training.py", "modules.py"):
+            shutil.copy(tree / "day2" / module, tmp_path / "subs" / name / "day2" / module)
+    checkpoints = "day2.training.save_checkpoint,day2.training.load_checkpoint"
+    _grade(*sorted(str(p) for p in (tmp_path / "subs").iterdir()), "--out", str(tmp_path / "out"),
+           "--no-cache", exercises=checkpoints)
+    rows = {r["submission"]: r for r in csv.DictReader((tmp_path / "out" / "grades.csv").open())}
+    assert rows["reference"]["day2.training.save_checkpoint"] == "2", rows["reference"]
+    assert rows["reference"]["day2.training.load_checkpoint"] == "2", rows["reference"]
+    assert rows["reference"]["flags"] == "" and rows["stubs"]["flags"] == "", rows
+    assert rows["stubs"]["total"] == "0"
+
+
+_SNOOP = '''
+import os, sys
+import graders
+from graders import _runtime
+
+_honest = describe
+_TRIES = [
+    lambda: open(os.path.join(_runtime.REFERENCE_DIR, "day1", "tensors.py")).read(),
+    lambda: open(os.path.join(os.path.dirname(graders.__file__), "day1", "test_tensors.py")).read(),
+    lambda: __import__("graders.testing"),
+    lambda: open(os.path.join(PEER, "day1", "tensors.py")).read(),
+    lambda: open(os.path.join(OUT, "mine.txt"), "w"),
+    lambda: open("/etc/hostname-drills", "w"),
+]
+
+
+def describe(t):
+    for attempt in _TRIES:
+        try:
+            attempt()
+        except Exception:
+            pass
+    return _honest(t)
+'''
+
+
+def test_flags_say_what_was_touched_in_the_kits_terms_and_grades_are_reproducible(tmp_path):
+    """Does a submission that reads the reference, the graders and another submission, and
+    writes to the reports, get flags that name `reference/day1/...`, `graders/...`, `another
+    submission's files`, `the reports folder`, with no temporary path in them? And does grading
+    the class again (other temporary folders) give byte-identical grades.csv and grades.json?"""
+    subs, out = tmp_path / "subs", tmp_path / "out"
+    ref = (KIT / "reference" / "day1" / "tensors.py").read_text()
+    (subs / "peer" / "day1").mkdir(parents=True)
+    (subs / "peer" / "day1" / "tensors.py").write_text(ref)
+    (subs / "snoop" / "day1").mkdir(parents=True)
+    head = f"PEER = {str(subs / 'peer')!r}\nOUT = {str(out)!r}\n"
+    (subs / "snoop" / "day1" / "tensors.py").write_text(ref + head + _SNOOP)
+    reports = []
+    for _ in range(2):
+        _grade(str(subs / "peer"), str(subs / "snoop"), "--out", str(out), "--no-cache",
+               exercises="day1.tensors.describe")
+        reports.append({name: (out / name).read_bytes() for name in ("grades.csv", "grades.json")})
+    assert reports[0] == reports[1]
+    rows = {r["submission"]: r for r in csv.DictReader((out / "grades.csv").open())}
+    flags = rows["snoop"]["flags"].split(" | ")
+    assert set(flags) == {f"day1.tensors.describe: {why}" for why in (
+        "read reference/day1/tensors.py", "read graders/day1/test_tensors.py", "imported graders.testing",
+        "read another submission's files", "wrote to the reports folder (outside its own folder)",
+        "wrote to /etc/hostname-drills (outside its own folder)")}, flags
+    assert rows["peer"]["flags"] == "" and rows["peer"]["total"] == "1"
+    texts = [reports[0]["grades.json"].decode(), (out / "feedback" / "snoop.txt").read_text(),
+             (out / "summary.html").read_text()]
+    for text in texts:
+        assert "drills-grade-" not in text and "kits/" not in text and str(tmp_path) not in text
+
+
+# --- names and paths -----------------------------------------------------------------------------
+
+
+def test_every_submission_keeps_its_own_feedback_file(tmp_path):
+    """Do names that map to the same file name (`a b` and `a_b`, `victim` and `victim!`, a name
+    made up to take another one's file, two folders named `alice` beside a real `alice-2`) each
+    get their own row and their own feedback file, named in grades.csv?"""
+    from graders.grading.outputs import feedback_name
+
+    names = ["a b", "a_b", "victim", "victim!", feedback_name("a b")[:-4], "alice-2", "x/alice", "y/alice"]
+    for name in names:
+        (tmp_path / "subs" / name).mkdir(parents=True)
+    out = tmp_path / "out"
+    _grade(*(str(tmp_path / "subs" / n) for n in names), "--out", str(out), "--no-fork-server")
+    with (out / "grades.csv").open() as fh:
+        header, *rows = list(csv.reader(fh))
+    assert header[-2:] == ["flags", "feedback"]
+    files = {r[0]: r[-1] for r in rows}
+    assert sorted(files) == sorted(["a b", "a_b", "victim", "victim!", feedback_name("a b")[:-4],
+                                    "alice-2", "alice", "alice-3"])
+    assert len(set(files.values())) == len(files)
+    assert files["a_b"] == "a_b.txt" and files["victim"] == "victim.txt" and files["alice-2"] == "alice-2.txt"
+    assert sorted(p.name for p in (out / "feedback").iterdir()) == sorted(files.values())
+    for name, file in files.items():
+        assert (out / "feedback" / file).read_text().startswith(f"Submission: {name}\n")
+
+
+def test_a_mistyped_submission_path_is_an_error(tmp_path):
+    """Does `drills grade does-not-exist --out OUT` stop with exit status 2, naming the path,
+    before copying the kit or writing OUT?"""
+    (tmp_path / "tmp").mkdir()
+    (tmp_path / "real").mkdir()
+    proc = subprocess.run(
+        [sys.executable, "-m", "graders.cli", "grade", "does-not-exist", str(tmp_path / "real"),
+         str(tmp_path / "gone.zip"), "--out", str(tmp_path / "out")],
+        cwd=tmp_path, capture_output=True, text=True, timeout=120,
+        env={**os.environ, "TMPDIR": str(tmp_path / "tmp")},
+    )
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert "does-not-exist" in proc.stderr and "gone.zip" in proc.stderr
+    assert str(tmp_path / "real") not in proc.stderr
+    assert not (tmp_path / "out").exists() and not any((tmp_path / "tmp").iterdir())

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import os
+import re
 import zipfile
 from pathlib import Path
 
 import pytest
 
 from graders.grading import intake
-from graders.grading.guard import Guard
-from graders.grading.outputs import feedback_name
+from graders.grading.cli import _names
+from graders.grading.guard import Guard, Places
+from graders.grading.outputs import feedback_name, feedback_names
 
 DAYS = {"day1", "day2"}
 
@@ -105,8 +107,91 @@ def test_the_digest_follows_the_content_only(tmp_path):
 
 
 def test_feedback_file_names_are_safe():
-    assert feedback_name("../../etc/passwd") == "etc_passwd.txt"
-    assert feedback_name("ann smith (late)") == "ann_smith_late.txt"
+    assert feedback_name("alice") == "alice.txt" and feedback_name("bob-2.final") == "bob-2.final.txt"
+    for name in ("../../etc/passwd", "ann smith (late)", ".hidden", "", "x" * 300, "café"):
+        file = feedback_name(name)
+        assert re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*-[0-9a-f]{8}\.txt", file), file
+        assert len(file) < 100
+    assert feedback_name("ann smith (late)").startswith("ann_smith_late-")
+
+
+def test_feedback_file_names_are_one_to_one_within_a_class():
+    """Do names that would share a file (`a b`, `a_b`; `victim`, `victim!`; a name made up to be
+    another one's file name; names equal but for case) each get a file of their own?"""
+    made_up = feedback_name("a b")[:-4]  # "a_b-<hash of 'a b'>", a safe name
+    names = ["a b", "a_b", "victim", "victim!", made_up, "Ann", "ann", "a  b", "a\tb"]
+    files = feedback_names(names)
+    assert len({f.casefold() for f in files.values()}) == len(names)
+    assert files["a_b"] == "a_b.txt" and files["victim"] == "victim.txt" and files["Ann"] == "Ann.txt"
+    assert files[made_up] == made_up + ".txt" and files["a b"] != made_up + ".txt"
+    assert feedback_names(list(reversed(names))) == files  # the same whatever the order
+
+
+def test_report_names_of_submissions_are_one_to_one():
+    """Do two folders of the same name get distinct names that are not another one's?"""
+    paths = [Path(p) for p in ("a/alice", "b/alice", "c/alice-2", "d/alice.zip", "e/bob")]
+    assert _names(paths) == ["alice", "alice-3", "alice-2", "alice-4", "bob"]
+
+
+def test_places_are_named_in_the_kits_terms(tmp_path):
+    """Does the guard name what a submission touched without the temporary folders of the run?"""
+    work, kit = tmp_path / "drills-grade-x", tmp_path / "kit"
+    box, copy, ref = work / "sub-1", work / "kits" / "kit-1", work / "kits" / "reference-1"
+    for folder in (box / "tree", box / "home", copy / "graders", kit / "graders", ref, tmp_path / "subs", tmp_path / "out"):
+        folder.mkdir(parents=True)
+    (kit / "graders" / "_runtime.py").write_text("")
+    places = Places(str(box / "tree"), [str(kit), str(copy), str(ref), str(work), str(tmp_path / "subs"),
+                                        str(tmp_path / "out")],
+                    [str(box / "home")], reference=str(ref), kits=[str(copy)],
+                    roles={"submissions": [str(tmp_path / "subs")], "reports": [str(tmp_path / "out")]})
+    named = {
+        ref / "day1" / "tensors.py": "reference/day1/tensors.py",
+        kit / "reference" / "day1" / "tensors.py": "reference/day1/tensors.py",
+        copy / "graders" / "testing.py": "graders/testing.py",
+        work / "sub-2" / "tree" / "day1" / "x.py": "another submission's files",
+        tmp_path / "subs" / "bob" / "day1" / "x.py": "another submission's files",
+        tmp_path / "out" / "grades.csv": "the reports folder",
+        box / "tree" / "day1" / "x.py": "its own file day1/x.py",
+        Path("/etc/passwd"): "/etc/passwd",
+    }
+    for path, name in named.items():
+        assert places.describe(str(path)) == name
+    assert places.describe(f"/proc/{os.getpid()}/environ") == "/proc/self/environ"
+    assert places.module(str(copy / "graders" / "__pycache__" / "testing.cpython-311.pyc")) == "graders.testing"
+    text = f"FileNotFoundError: {box / 'home' / 'tmp' / 'ckpt.pt'} from {box / 'tree' / 'day1' / 'x.py'}"
+    assert places.scrub(text) == "FileNotFoundError: $HOME/tmp/ckpt.pt from exercises/day1/x.py"
+    guard = Guard(str(box / "tree"), [str(ref), str(copy)], writable=[str(box / "home")], places=places)
+    assert guard.verdict("open", (str(ref / "day1" / "tensors.py"), "r", 0)) == "read reference/day1/tensors.py"
+    testing = (str(copy / "graders" / "testing.py"), "r", 0)
+    assert guard.verdict("open", testing) == "read graders/testing.py"
+    assert guard.verdict("open", testing, importing=True) == "imported graders.testing"
+    assert guard.verdict("open", (str(tmp_path / "out" / "x"), "w", 0)) == \
+        "wrote to the reports folder (outside its own folder)"
+
+
+def test_pickling_a_tensor_is_not_taken_for_tampering():
+    """Is `__slotnames__`, which pickling caches on torch.Tensor, the standard library's doing
+    (not flagged), while a made-up value is flagged and removed?"""
+    import copy
+    import io
+    import pickle
+
+    import torch
+
+    from graders.grading.tamper import Snapshot
+
+    snapshot = Snapshot()
+    buf = io.BytesIO()
+    torch.save({"w": torch.ones(2), "m": torch.nn.Linear(2, 2).state_dict()}, buf)
+    buf.seek(0)
+    torch.load(buf, weights_only=True)
+    pickle.loads(pickle.dumps(torch.zeros(3)))
+    copy.deepcopy(torch.nn.Linear(2, 2))
+    assert snapshot.restore() == []
+    assert "__slotnames__" not in vars(torch.Tensor)
+    torch.Tensor.__slotnames__ = ["data"]
+    assert snapshot.restore() == ["torch.Tensor.__slotnames__"]
+    assert "__slotnames__" not in vars(torch.Tensor)
 
 
 def test_the_guard_refuses_reading_protected_and_writing_outside(tmp_path):

@@ -54,7 +54,7 @@ def test_every_submission_and_exercise_appears_in_every_report(graded):
         assert set(graded["json"][name]["exercises"]) == {HOSTILE, HONEST}
         assert (graded["out"] / "feedback" / f"{name}.txt").exists()
     header = next(csv.reader((graded["out"] / "grades.csv").open()))
-    assert header == ["submission", HOSTILE, HONEST, "day1", "total", "flags"]
+    assert header == ["submission", HOSTILE, HONEST, "day1", "total", "flags", "feedback"]
     html = (graded["out"] / "summary.html").read_text()
     assert all(name in html for name in names if graded["json"][name]["flags"])
 

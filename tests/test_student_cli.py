@@ -138,3 +138,37 @@ def test_watch_regrades_on_save(scratch):
             pass
         os.waitpid(pid, 0)
         os.close(fd)
+
+
+def test_progress_takes_the_day_lists_of_every_command(scratch):
+    """Does `drills progress` take `1`, `day1` and `1,3` like `drills grade --days`, and stop
+    with exit status 2 on an unknown day, naming it?"""
+    both = drills(scratch, "progress", "1,3", "--json")
+    assert both.returncode == 0, both.stdout + both.stderr
+    assert {i.split(".")[0] for i in json.loads(both.stdout)["exercises"]} == {"day1", "day3"}
+    for spec in ("1", "day1"):  # from the cache
+        one = drills(scratch, "progress", spec, "--json")
+        assert one.returncode == 0, one.stdout + one.stderr
+        assert {i.split(".")[0] for i in json.loads(one.stdout)["exercises"]} == {"day1"}
+    bad = drills(scratch, "progress", "1,9")
+    assert bad.returncode == 2 and "'9'" in bad.stdout and "day1, day2" in bad.stdout, bad.stdout
+
+
+def test_hypothesis_keeps_no_files_in_the_working_folder(tmp_path):
+    """Does a run of the graders leave no `.hypothesis/` (example database, constants cache) in
+    the folder it runs in, nor in the graded tree, its files going to the user's cache?"""
+    cwd, cache = tmp_path / "work", tmp_path / "cache"
+    cwd.mkdir()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HYPOTHESIS")}
+    proc = subprocess.run(
+        [sys.executable, "-m", "pytest", str(KIT / "exercises" / "day1" / "strides.py"),
+         "--drills-target", "reference", "-c", str(KIT / "pyproject.toml"), "--rootdir", str(KIT),
+         "-p", "no:cacheprovider", "-q"],
+        cwd=cwd, env={**env, "XDG_CACHE_HOME": str(cache), "PYTHONDONTWRITEBYTECODE": "1"},
+        capture_output=True, text=True, timeout=300,
+    )
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert list(cwd.iterdir()) == []
+    assert not (KIT / "reference" / ".hypothesis").exists()
+    assert not (KIT / "reference" / "day1" / ".hypothesis").exists()
+    assert (cache / "deep-learning-drills" / "hypothesis" / "constants").is_dir()

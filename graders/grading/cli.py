@@ -21,6 +21,8 @@ import sys
 import tempfile
 from pathlib import Path
 
+from graders.grading.guard import ROLES_FILE
+
 
 def add_grade_arguments(parser: argparse.ArgumentParser) -> None:
     """The options of ``drills grade``."""
@@ -50,36 +52,48 @@ def add_grade_arguments(parser: argparse.ArgumentParser) -> None:
                         help="start every grading process from scratch (slower; same grades)")
 
 
+class UsageError(ValueError):
+    """The command line asks for something that cannot be done (exit status 2)."""
+
+
 def _days(spec: str) -> list[str]:
     from graders import registry
 
-    known = registry.days()
-    if not spec:
-        return known
-    wanted = [f"day{d.strip().removeprefix('day')}" for d in spec.split(",") if d.strip()]
-    unknown = [d for d in wanted if d not in known]
-    if unknown:
-        raise SystemExit(f"drills grade: no such day {', '.join(unknown)} (the kit has {', '.join(known)})")
-    return [d for d in known if d in wanted]
+    try:
+        return registry.parse_days(spec)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
 
 
 def _shard(items: list, spec: str | None) -> list:
     if not spec:
         return items
-    k, n = (int(x) for x in spec.split("/"))
+    try:
+        k, n = (int(x) for x in spec.split("/"))
+    except ValueError:
+        raise UsageError("--shard K/N takes two numbers, e.g. 1/8") from None
     if not 1 <= k <= n:
-        raise SystemExit("drills grade: --shard K/N needs 1 <= K <= N")
+        raise UsageError("--shard K/N needs 1 <= K <= N")
     return [x for i, x in enumerate(items) if i % n == k - 1]
 
 
 def _names(paths: list[Path]) -> list[str]:
+    """One report name per submission, one-to-one: its folder or zip name (``alice``), and for
+    a name given twice (``a/alice``, ``b/alice.zip``), ``alice-2``, ``alice-3``... in order,
+    skipping any that is the name of another submission (a real ``alice-2`` keeps its own)."""
     from graders.grading.intake import _name
 
-    out, seen = [], {}
-    for p in paths:
-        base = _name(p)
-        seen[base] = seen.get(base, 0) + 1
-        out.append(base if seen[base] == 1 else f"{base}-{seen[base]}")
+    bases = [_name(p) for p in paths]
+    taken, used, out = set(bases), set(), []
+    for base in bases:
+        name, n = base, 2
+        while name in used:
+            name = f"{base}-{n}"
+            n += 1
+            if name in taken:
+                name = base  # another submission's own name: try the next number
+        used.add(name)
+        out.append(name)
     return out
 
 
@@ -110,41 +124,56 @@ def run_grade(args: argparse.Namespace) -> int:
     if not args.submissions:
         print("drills grade: give at least one SUBMISSION (or --merge DIR...)", file=sys.stderr)
         return 2
-    return _grade(args)
+    try:
+        return _grade(args)
+    except UsageError as exc:
+        print(f"drills grade: {exc}", file=sys.stderr)
+        return 2
 
 
 def _grade(args: argparse.Namespace) -> int:
+    from graders import registry
     from graders.grading import executors, intake, kit as kitmod, outputs
     from graders.grading.child import Limits
     from graders.grading.grade import Job, expected_checks, prewarm
 
+    # everything the command line says is checked before anything is copied or written
+    missing = [str(p) for p in args.submissions if not p.exists()]
+    if missing:  # a mistyped path, not a submission to flag
+        raise UsageError(f"no such submission: {', '.join(missing)}")
     days = _days(args.days)
     exercises = [e.strip() for e in args.exercises.split(",") if e.strip()]
-    paths = sorted(args.submissions, key=lambda p: str(p))
+    unknown = [e for e in exercises if e not in registry.by_id()]
+    if unknown:
+        raise UsageError(f"no such exercise {', '.join(unknown)}")
+    paths = sorted({p.resolve(): p for p in args.submissions}.values(), key=lambda p: str(p))
     pairs = _shard(list(zip(_names(paths), paths)), args.shard)
     limits = Limits(per_test=args.timeout_per_test, per_submission=args.timeout_per_submission,
                     memory_mb=args.memory_limit, output_mb=args.output_limit)
-    work = Path(tempfile.mkdtemp(prefix="drills-grade-"))
-    kit = kitmod.prepare(work / "kits")
-    digest = kit.digest
-    jobs: list[Job] = []
-    for name, path in pairs:
-        sub = intake.read(path, set(days), name=name)
-        jobs.append(Job(name, sub.files, days, exercises, args.profile, limits, sub.refused, sub.notes,
-                        sub.digest, fork_server=not args.no_fork_server))
-    args.out.mkdir(parents=True, exist_ok=True)
-    cache = None if args.no_cache else (args.cache_dir or args.out / ".cache")
-    results, todo = [], []
-    for job in jobs:
-        hit = cache / f"{_cache_key(digest, job)}.json" if cache else None
-        if hit is not None and hit.exists():
-            results.append({**json.loads(hit.read_text(encoding="utf-8")), "submission": job.name})
-        else:
-            todo.append(job)
     # other students' submissions and the reports are off limits (never a whole top-level folder)
-    protected = sorted({p.resolve().parent for p in paths if len(p.resolve().parent.parts) > 2}
-                       | {args.out.resolve()})
+    parents = sorted({p.resolve().parent for p in paths if len(p.resolve().parent.parts) > 2})
+    protected = sorted({*parents, args.out.resolve()})
+    work = Path(tempfile.mkdtemp(prefix="drills-grade-"))
     try:
+        # what the protected folders are, so that a flag names them ("the reports folder")
+        (work / ROLES_FILE).write_text(json.dumps(
+            {"submissions": [str(p) for p in parents], "reports": [str(args.out.resolve())]}), encoding="utf-8")
+        kit = kitmod.prepare(work / "kits")
+        digest = kit.digest
+        jobs: list[Job] = []
+        for name, path in pairs:
+            sub = intake.read(path, set(days), name=name)
+            jobs.append(Job(name, sub.files, days, exercises, args.profile, limits, sub.refused, sub.notes,
+                            sub.digest, fork_server=not args.no_fork_server))
+        args.out.mkdir(parents=True, exist_ok=True)
+        cache = None if args.no_cache else (args.cache_dir or args.out / ".cache")
+        results, todo = [], []
+        for job in jobs:
+            hit = cache / f"{_cache_key(digest, job)}.json" if cache else None
+            if hit is not None and hit.exists():
+                results.append({**json.loads(hit.read_text(encoding="utf-8")), "submission": job.name})
+            else:
+                todo.append(job)
         if todo and not args.scheduler:
             if not args.no_fork_server:
                 prewarm(kit, work, min(max(1, args.workers), len(todo)))
@@ -154,12 +183,13 @@ def _grade(args: argparse.Namespace) -> int:
             stream = executors.run_dask(todo, args.scheduler, protected, digest)
         else:
             stream = executors.run_local(todo, args.workers, work, protected, kit)
+        by_name = {job.name: job for job in todo}
         for record in _progress(stream, len(todo), args.no_progress):
             results.append(record)
             if cache is not None:
-                job = next(j for j in todo if j.name == record["submission"])
                 cache.mkdir(parents=True, exist_ok=True)
-                (cache / f"{_cache_key(digest, job)}.json").write_text(json.dumps(record), encoding="utf-8")
+                key = _cache_key(digest, by_name[record["submission"]])
+                (cache / f"{key}.json").write_text(json.dumps(record), encoding="utf-8")
     finally:
         shutil.rmtree(work, ignore_errors=True)
     meta = {"digest": digest, "days": days, "exercises": exercises, "profile": args.profile}

@@ -89,7 +89,9 @@ def read(path: Path, days: set[str], name: str | None = None) -> Submission:
 
 
 def _name(path: Path) -> str:
-    return path.name[:-4] if path.suffix.lower() == ".zip" else path.name
+    """The submission's name: its folder's, or its zip file's without ``.zip``."""
+    name = path.name or path.resolve().name  # "." names the folder it is
+    return name[:-4] if name.lower().endswith(".zip") and len(name) > 4 else name
 
 
 def _add(sub: Submission, rel: str, data: bytes) -> None:

@@ -3,16 +3,22 @@
 Every submission and every selected exercise appears in every report, whatever happened to
 it. ``grades.json`` holds every check's outcome and feedback; check durations are kept apart
 (``timings.json``) so that the grades of two runs compare equal.
+
+Each submission's feedback file is named by :func:`feedback_names`, one-to-one: a name that is
+already a safe file name keeps it (``alice.txt``); one that had to be changed (``a b``) gets a
+short hash of the original name (``a_b-4f1c2e9a.txt``); ``grades.csv`` says which file is whose.
 """
 
 from __future__ import annotations
 
 import csv
+import hashlib
 import json
 import re
 from pathlib import Path
 
-_SAFE = re.compile(r"[^A-Za-z0-9._-]+")
+_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+_SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
 
 
 def exercise_ids(results: list[dict]) -> list[str]:
@@ -35,7 +41,8 @@ def write_csv(results: list[dict], path: Path) -> None:
     days = day_names(ids)
     with open(path, "w", newline="", encoding="utf-8") as fh:
         w = csv.writer(fh)
-        w.writerow(["submission", *ids, *days, "total", "flags"])
+        w.writerow(["submission", *ids, *days, "total", "flags", "feedback"])
+        files = feedback_names([r["submission"] for r in results])
         for r in results:
             w.writerow([
                 r["submission"],
@@ -43,6 +50,7 @@ def write_csv(results: list[dict], path: Path) -> None:
                 *(_num(r["days"].get(d, 0.0)) for d in days),
                 _num(r["total"]),
                 " | ".join(r["flags"]),
+                files[r["submission"]],
             ])
 
 
@@ -67,8 +75,53 @@ def write_json(results: list[dict], out: Path, meta: dict) -> None:
     (out / "timings.json").write_text(json.dumps(timings, indent=1, sort_keys=True) + "\n", encoding="utf-8")
 
 
+def _safe(name: str) -> bool:
+    return bool(_SAFE_NAME.fullmatch(name)) and not name.endswith(".")
+
+
+def _hashed(name: str, digits: int) -> str:
+    stem = _UNSAFE.sub("_", name).strip("._-")[:60] or "submission"
+    return f"{stem}-{hashlib.sha256(name.encode('utf-8', 'surrogatepass')).hexdigest()[:digits]}.txt"
+
+
 def feedback_name(submission: str) -> str:
-    return (_SAFE.sub("_", submission).strip("._") or "submission") + ".txt"
+    """The feedback file of ``submission`` on its own: ``alice.txt`` for a name that is a safe
+    file name, else the name made safe plus 8 hex digits of its hash (``a_b-4f1c2e9a.txt`` for
+    ``a b``). :func:`feedback_names` keeps a whole class one-to-one."""
+    return submission + ".txt" if _safe(submission) else _hashed(submission, 8)
+
+
+def feedback_names(submissions: list[str]) -> dict[str, str]:
+    """``{submission: file name}`` for a class, one-to-one and the same for the same names.
+
+    Safe names keep their own file first (in sorted order); each other name takes the first of
+    its hashed names with 8, 12, 16... hex digits that no other submission holds, so a name
+    made up to collide with another one's (``a_b-<hash of "a b">``) cannot take its file.
+    Names are compared without case, as on a case-insensitive file system (of ``Ann`` and
+    ``ann``, the second in sorted order is hashed too).
+    """
+    out: dict[str, str] = {}
+    taken: set[str] = set()
+    names = sorted(set(submissions))
+    for name in names:
+        if _safe(name) and (name + ".txt").casefold() not in taken:
+            out[name] = name + ".txt"
+            taken.add(out[name].casefold())
+    for name in names:
+        if name in out:
+            continue
+        candidates = [_hashed(name, digits) for digits in range(8, 65, 4)]
+        free = [c for c in candidates if c.casefold() not in taken]
+        if free:
+            candidate = free[0]
+        else:  # every hash length taken: only by names made up for it; still never overwrite
+            n = 2
+            while f"{candidates[-1][:-4]}-{n}.txt".casefold() in taken:
+                n += 1
+            candidate = f"{candidates[-1][:-4]}-{n}.txt"
+        out[name] = candidate
+        taken.add(candidate.casefold())
+    return out
 
 
 def feedback_text(r: dict) -> str:
@@ -91,8 +144,9 @@ def feedback_text(r: dict) -> str:
 def write_feedback(results: list[dict], out: Path) -> None:
     folder = out / "feedback"
     folder.mkdir(parents=True, exist_ok=True)
+    files = feedback_names([r["submission"] for r in results])
     for r in results:
-        (folder / feedback_name(r["submission"])).write_text(feedback_text(r), encoding="utf-8")
+        (folder / files[r["submission"]]).write_text(feedback_text(r), encoding="utf-8")
 
 
 def write_all(results: list[dict], out: Path, meta: dict) -> None:

@@ -1,7 +1,8 @@
 """summary.html: the class at a glance, one self-contained page.
 
 The score distribution and each exercise's pass rate are drawn with matplotlib and embedded
-as base64 PNGs; the flagged submissions and the slowest checks follow as tables. The page
+as base64 PNGs; the flagged submissions (each linked to its feedback file, named as in
+grades.csv) and the slowest checks follow as tables. The page
 needs no network and no other file.
 """
 
@@ -30,7 +31,7 @@ img{max-width:100%}</style></head>
 {% endfor %}</table>
 <h2>Flagged submissions</h2>
 {% if flagged %}<table id="flagged"><tr><th>submission</th><th>total</th><th>why</th></tr>
-{% for r in flagged %}<tr><td>{{ r.submission }}</td><td>{{ "%g"|format(r.total) }}</td>
+{% for r in flagged %}<tr><td><a href="feedback/{{ files[r.submission]|urlencode }}">{{ r.submission }}</a></td><td>{{ "%g"|format(r.total) }}</td>
 <td><ul>{% for f in r.flags %}<li>{{ f }}</li>{% endfor %}</ul></td></tr>
 {% endfor %}</table>{% else %}<p id="flagged">No submission was flagged.</p>{% endif %}
 <h2>Slowest checks</h2>
@@ -73,7 +74,7 @@ def write_summary(results: list[dict], path: Path, timings: list[tuple[float, st
     """Write summary.html for ``results`` (``timings``: (seconds, submission, check), slowest first)."""
     import jinja2
 
-    from graders.grading.outputs import exercise_ids
+    from graders.grading.outputs import exercise_ids, feedback_names
 
     ids = exercise_ids(results)
     n = max(1, len(results))
@@ -94,6 +95,7 @@ def write_summary(results: list[dict], path: Path, timings: list[tuple[float, st
         results=results, exercises=ids, exercise_rows=rows, max_total=max_total,
         mean=sum(r["total"] for r in results) / n,
         flagged=[r for r in results if r["flags"]], slowest=timings[:15],
+        files=feedback_names([r["submission"] for r in results]),
         distribution=distribution, pass_rates=pass_rates,
     )
     path.write_text(html, encoding="utf-8")

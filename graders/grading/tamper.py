@@ -10,11 +10,16 @@ entries of ``builtins`` and of torch's tensor classes) and says what changed.
 
 Attribute writes on modules and classes raise no audit event, so comparing before and after is
 how they are seen. New entries of modules are not reported (modules import submodules lazily).
+Nor are the caches the standard library writes on a class as a side effect of using it: pickling
+or copying a tensor makes :func:`copyreg._slotnames` store ``__slotnames__`` on its class
+(:data:`_CACHES`). Such an entry is removed after the check like any other new one, and it is
+reported only when it holds something else than what the standard library would have stored.
 """
 
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from types import ModuleType
 
 #: Modules whose every class is watched too (by module-name prefix).
@@ -31,6 +36,43 @@ SHALLOW = (
 _STRICT_CLASSES = ("torch.Tensor", "torch._C.TensorBase", "torch._C._VariableFunctionsClass",
                    "torch.nn.Module", "torch.autograd.Function", "numpy.ndarray")
 _SKIP_KEYS = frozenset({"__dict__", "__weakref__", "__doc__", "__annotations__"})
+
+
+def _slot_names(cls: type) -> list[str]:
+    """What :func:`copyreg._slotnames` computes (and caches as ``cls.__slotnames__``)."""
+    names: list[str] = []
+    if not hasattr(cls, "__slots__"):
+        return names
+    for c in cls.__mro__:
+        slots = c.__dict__.get("__slots__", ())
+        for name in (slots,) if isinstance(slots, str) else slots:
+            if name in ("__dict__", "__weakref__"):
+                continue
+            if name.startswith("__") and not name.endswith("__"):
+                stripped = c.__name__.lstrip("_")
+                name = f"_{stripped}{name}" if stripped else name
+            names.append(name)
+    return names
+
+
+#: Entries the standard library adds to a class as a cache when the class is used (pickling or
+#: copying an instance: ``copyreg._slotnames``), with the value it stores. numpy's ndarray
+#: takes no new attributes, and ``nn.Module`` pickles through its own ``__getstate__``; the
+#: other caches of the standard library (``abc``'s, ``functools``') live elsewhere.
+_CACHES: dict[str, Callable[[type], object]] = {"__slotnames__": _slot_names}
+
+
+def _cache_entry(owner: object, key: str, value: object) -> bool:
+    """True when ``key`` of class ``owner`` is a standard cache holding its own value."""
+    compute = _CACHES.get(key)
+    if compute is None or not isinstance(owner, type):
+        return False
+    try:
+        return value == compute(owner)
+    except Exception:  # a class whose slots cannot be read: not a cache
+        return False
+
+
 #: Hooks pytest itself re-binds for every test.
 _PER_TEST = frozenset({"_pytest.assertion.util._reprcompare", "_pytest.assertion.util._assertion_pass",
                        "_pytest.assertion.util._config"})
@@ -97,7 +139,8 @@ class Snapshot:
                     _put(owner, key, value)
             if strict:
                 for key in [k for k in now if k not in keys and k not in _SKIP_KEYS]:
-                    changed.append(f"{label}.{key}")
+                    if not _cache_entry(owner, key, now[key]):
+                        changed.append(f"{label}.{key}")
                     _drop(owner, key)
         return changed
 

@@ -102,6 +102,36 @@ def test_run_autograder_writes_gradescope_results(autograder, tmp_path):
     assert not any("drills hint" in t["output"] for t in data["tests"])
 
 
+CHEAT = """\
+import runpy
+_ref = runpy.run_path({path!r})
+contiguous_strides, storage_index = _ref["contiguous_strides"], _ref["storage_index"]
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(900)
+def test_a_submission_that_runs_the_bundled_reference_gains_nothing(autograder, tmp_path):
+    """Does a module that runs the reference bundled in the autograder score 0, flagged?"""
+    root = tmp_path / "autograder"
+    (root / "source").mkdir(parents=True)
+    with zipfile.ZipFile(autograder) as zf:
+        zf.extractall(root / "source")
+    day = root / "submission" / DAY
+    shutil.copytree(KIT / "exercises" / DAY, day, ignore=shutil.ignore_patterns("__pycache__"))
+    bundled = root / "source" / "kit" / "reference" / DAY / "strides.py"
+    (day / "strides.py").write_text(CHEAT.format(path=str(bundled)))
+    env = {**os.environ, "DRILLS_AUTOGRADER_ROOT": str(root), "DRILLS_PYTHON": sys.executable,
+           "DRILLS_HYPOTHESIS_PROFILE": "drills"}
+    proc = subprocess.run(["bash", str(root / "source" / "run_autograder")], env=env,
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    data = json.loads((root / "results" / "results.json").read_text())
+    assert data["score"] == 0, data["output"]
+    strides = [t for t in data["tests"] if t["tags"][0] == f"{DAY}.strides.contiguous_strides"]
+    assert "reference" in strides[0]["output"], strides[0]["output"]
+
+
 def _record(ex, checks, points, status="failed"):
     entry = {"title": ex.title, "max_points": ex.points, "status": status, "points": points,
              "feedback": "", "flagged": [], "checks": checks}

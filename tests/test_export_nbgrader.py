@@ -29,6 +29,13 @@ RIGHT, WRONG, UNTOUCHED = "day1.strides.contiguous_strides", "day1.strides.stora
 WRONG_ANSWER = "def storage_index(index, strides, offset=0):\n    return sum(i * s for i, s in zip(index, strides))\n"
 
 
+CHEAT = """\
+import runpy
+_ref = runpy.run_path({path!r})
+contiguous_strides = _ref["contiguous_strides"]
+"""
+
+
 def _nbgrader(course: Path, *args: str) -> str:
     bin_dir = Path(sys.executable).parent
     env = {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}"}
@@ -76,6 +83,11 @@ def test_nbgrader_generates_and_autogrades(tmp_path):
     submitted = course / "submitted" / "alice" / "day1"
     submitted.mkdir(parents=True)
     nbformat.write(student, submitted / "day1.ipynb")
+    for cell in student.cells:  # mallory runs the kit's reference instead
+        if cell.metadata.get("nbgrader", {}).get("grade_id") == grade_id(RIGHT) + "-solution":
+            cell.source = CHEAT.format(path=str(KIT / "reference" / "day1" / "strides.py"))
+    (course / "submitted" / "mallory" / "day1").mkdir(parents=True)
+    nbformat.write(student, course / "submitted" / "mallory" / "day1" / "day1.ipynb")
     _nbgrader(course, "autograde", "day1", "--force")
 
     from nbgrader.api import Gradebook
@@ -91,3 +103,7 @@ def test_nbgrader_generates_and_autogrades(tmp_path):
         grade_id(UNTOUCHED): (0.0, points[UNTOUCHED].points),
     }
     assert total == points[RIGHT].points
+    with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gb:
+        mallory = gb.find_submission("day1", "mallory")
+        assert mallory.score == 0, {g.name: g.score for nb in mallory.notebooks for g in nb.grades}
+    assert not list(course.rglob(".hypothesis"))

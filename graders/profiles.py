@@ -7,6 +7,12 @@
 Choose one with ``pytest --hypothesis-profile grading``. Every profile is derandomised and keeps
 no example database, so a failing example is reproducible and never depends on earlier runs.
 
+Recent hypothesis versions also draw now and then from the constants written in the "local"
+modules loaded in the process (not installed packages): which modules those are depends on how
+the kit is installed, on the engine (a notebook's definitions have no module file) and on the
+code under test itself. :func:`register` turns that source off, so the examples of a check
+depend only on the profile.
+
 Hypothesis still keeps files of its own (a cache of the constants it finds in the modules it
 runs against, ``.hypothesis/constants``), by default in the working folder: the student's
 kit, nbgrader's ``autograded/`` and feedback folders, a grading folder. :func:`register` moves
@@ -44,7 +50,20 @@ def register() -> None:
     (idempotent)."""
     for name, n in EXAMPLES.items():
         settings.register_profile(name, max_examples=n, **_COMMON)
+    _no_local_constants()
     _keep_storage_out_of_the_working_folder()
+
+
+def _no_local_constants() -> None:
+    """Draw no constants from local modules (see the module docstring); hypothesis' own pool
+    of interesting values (0, -1, NaN, ...) stays."""
+    try:
+        from hypothesis.internal.conjecture import providers
+    except ImportError:  # pragma: no cover - a hypothesis without the feature
+        return
+    if hasattr(providers, "_get_local_constants") and hasattr(providers, "Constants"):
+        empty = providers.Constants()
+        providers._get_local_constants = lambda: empty
 
 
 def storage_folder() -> Path:

@@ -121,3 +121,17 @@ def test_an_unknown_day_names_itself_and_the_known_days():
     from graders.release import parse_days  # the old name still answers
 
     assert parse_days("2") == ["day2"]
+
+
+def test_examples_do_not_depend_on_the_modules_loaded(tmp_path, monkeypatch):
+    """Does hypothesis draw nothing from the constants of local modules (the code under test,
+    the kit's own files), so that every engine and install draws the same examples?"""
+    from hypothesis.internal.conjecture import providers
+
+    from graders import profiles
+
+    (tmp_path / "drills_local_consts.py").write_text("ODD = 987654321\nNAME = 'zebra-quartz'\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    __import__("drills_local_consts")
+    profiles.register()
+    assert len(providers._get_local_constants()) == 0

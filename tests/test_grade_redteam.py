@@ -76,6 +76,13 @@ def test_a_cheat_is_flagged_scores_zero_and_spares_the_honest_exercise(graded, n
     assert "Flagged" in (graded["out"] / "feedback" / f"{name}.txt").read_text()
 
 
+@pytest.mark.parametrize("name", sorted(hostile.LIES))
+def test_a_lie_earns_nothing_and_spares_the_honest_exercise(graded, name):
+    sub = graded["json"][name]
+    assert sub["exercises"][HOSTILE]["points"] == 0, sub["exercises"][HOSTILE]
+    assert sub["exercises"][HONEST]["points"] == 2, sub["exercises"][HONEST]
+
+
 @pytest.mark.parametrize("name", sorted(hostile.FAULTS))
 def test_a_fault_costs_only_the_exercise_it_touched(graded, name):
     sub = graded["json"][name]

@@ -1,26 +1,28 @@
 """Hostile submissions, each the reference day1/tensors.py with one exercise (``describe``) made
 hostile, so the honest exercises beside it (``batched_gather``) must keep their points.
 
-``CHEATS`` must be flagged and score 0 on ``describe``; ``FAULTS`` must cost ``describe`` its
-points without stopping the run (a crash is flagged as an incident); ``MODULE_CHEATS`` stop
-every import of the module, so every exercise in it is flagged. Each snippet is appended
-to the reference module: ``_honest`` is the reference ``describe``, so a cheat that went
-unnoticed would pass.
+``CHEATS`` must be flagged and score 0 on ``describe``; ``LIES`` must score 0 on ``describe``
+(failed or flagged: what they return or do must not pass a check); ``FAULTS`` must cost
+``describe`` its points without stopping the run (a crash is flagged as an incident);
+``MODULE_CHEATS`` stop every import of the module, so every exercise in it is flagged. Each
+snippet is appended to the reference module: ``_honest`` is the reference ``describe``, so a
+cheat that went unnoticed would pass. In every case ``batched_gather`` (honest) keeps its
+points, and the honest submissions of the class keep theirs.
+
+The cases come in families, one module each beside this one (:data:`FAMILIES`), each with the
+same four tables; this module holds the first family and gathers the others.
 """
 
 from __future__ import annotations
 
+import importlib
 import zipfile
 from pathlib import Path
 
-KIT = Path(__file__).resolve().parents[2]
-_REF_PATH = 'os.path.join(os.path.dirname(sys.executable), "..", "..", "reference", "day1", "tensors.py")'
+from redteam.snippets import KIT, REF_PATH as _REF_PATH, fn as _fn
 
-
-def _fn(body: str, head: str = "") -> str:
-    """A hostile ``describe`` that runs ``body`` and then answers correctly."""
-    lines = "\n".join("    " + line for line in body.strip().splitlines())
-    return f"{head}\n_honest = describe\n\ndef describe(t):\n{lines}\n    return _honest(t)\n"
+#: The other families of hostile submissions (modules of this package), gathered below.
+FAMILIES = ("run_harm", "hiding", "grader_state", "lies", "talk_out")
 
 
 CHEATS: dict[str, str] = {
@@ -75,6 +77,20 @@ FAULTS: dict[str, str] = {
     "wrong_signature": "def describe():\n    return {}\n",
 }
 
+#: Code that lies or misleads without touching the sandbox: it must earn nothing on ``describe``.
+LIES: dict[str, str] = {}
+
+for _family in FAMILIES:
+    try:
+        _module = importlib.import_module(f"redteam.{_family}")
+    except ModuleNotFoundError:
+        continue
+    for _table, _mine in ((CHEATS, "CHEATS"), (FAULTS, "FAULTS"), (MODULE_CHEATS, "MODULE_CHEATS"),
+                          (LIES, "LIES")):
+        _theirs = getattr(_module, _mine, {})
+        assert not set(_theirs) & set(_table), f"redteam.{_family} repeats a name"
+        _table.update(_theirs)
+
 #: Broken submissions that are not hostile: every exercise of the module scores 0.
 BROKEN: dict[str, bytes] = {
     "syntax_error": b"def describe(:\n",
@@ -91,7 +107,8 @@ def build(dest: Path) -> dict[str, str]:
     ref = reference_text()
     header = "\nimport os\nimport sys\nimport torch\n"
     kinds: dict[str, str] = {}
-    for kind, table in (("cheat", CHEATS), ("fault", FAULTS), ("module cheat", MODULE_CHEATS)):
+    for kind, table in (("cheat", CHEATS), ("fault", FAULTS), ("module cheat", MODULE_CHEATS),
+                        ("lie", LIES)):
         for name, snippet in table.items():
             folder = dest / name / "exercises" / "day1"
             folder.mkdir(parents=True)

@@ -4,7 +4,8 @@ Statuses and points follow the scoreboard students see (:mod:`graders.scoreboard
 additions: an exercise whose day folder is missing is an ``error`` worth 0; an exercise during
 whose checks the code broke a sandbox rule is ``flagged``: 0 points, and the reason in the
 feedback and in the submission's flags. A crash or a hang fails only the check it happened in,
-and is listed in the flags too.
+and is listed in the flags too. ``review`` lists what the static review
+(:mod:`graders.grading.review`) found in the files, for the instructor; it costs no points.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from graders import registry, scoreboard
+from graders.grading.review import review
 from graders.plugin import ItemResult
 
 
@@ -71,6 +73,7 @@ def score(job: Any, exercises: list[registry.Exercise], checks: list[dict],
     return {
         "submission": job.name, "digest": job.digest, "notes": list(job.notes),
         "flags": list(dict.fromkeys(flags)), "exercises": out, "days": days,
+        "review": [str(f) for f in review(job.files)],
         "total": round(sum(days.values()), 4),
         "max_total": round(sum(e.points for e in exercises), 4),
     }

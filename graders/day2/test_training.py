@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import math
 import pickle
 import time
 
 import pytest
 import torch
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from torch import nn
 
@@ -525,3 +526,389 @@ def test_train_digits_mlp_is_deterministic():
                  f"call torch.manual_seed(seed) before building the model and shuffle with a "
                  f"torch.Generator seeded from seed.")
 
+
+
+# --- EarlyStopping ----------------------------------------------------------------------------
+
+def keras_rule(metrics, patience: int, min_delta: float, mode: str) -> list[tuple]:
+    """(returned, best, best_epoch, bad_epochs) after each step, by Keras' EarlyStopping rule.
+
+    ``keras.callbacks.EarlyStopping`` negates min_delta in mode "min" and counts an improvement
+    when ``monitor_op(value - min_delta, best)`` (``<`` for "min", ``>`` for "max"); ``best``
+    starts at +-inf as in tf.keras 2 (Keras 3 starts from None, which would let a first NaN
+    "improve": the curriculum pins that NaN never does). Stopping is sticky.
+    """
+    signed = -min_delta if mode == "min" else min_delta
+    better = (lambda a, b: a < b) if mode == "min" else (lambda a, b: a > b)
+    best, best_epoch, bad, stopped, out = (math.inf if mode == "min" else -math.inf), -1, 0, \
+        False, []
+    for epoch, value in enumerate(metrics):
+        if better(float(value) - signed, best):
+            best, best_epoch, bad = float(value), epoch, 0
+        else:
+            bad += 1
+        stopped = stopped or bad >= patience
+        out.append((stopped, best, best_epoch, bad))
+    return out
+
+
+def _same_float(a, b) -> bool:
+    return isinstance(a, float) and (a == b or (math.isnan(a) and math.isnan(b)))
+
+
+_GRID = st.sampled_from([0.0, 0.25, 0.5, 0.75, 1.0, 1.25, 1.5, 2.0, -0.5])
+_METRICS = st.lists(st.one_of(_GRID, _GRID, _GRID, st.sampled_from(
+    [math.nan, math.inf, -math.inf])), min_size=1, max_size=10)
+
+
+def _describe_stopper(patience, min_delta, mode) -> str:
+    return f"EarlyStopping(patience={patience}, min_delta={min_delta}, mode={mode!r})"
+
+
+@given(metrics=_METRICS, patience=st.integers(1, 4), min_delta=st.sampled_from([0.0, 0.25, 0.5]),
+       mode=st.sampled_from(["min", "max"]), as_tensor=st.booleans())
+@example(metrics=[math.nan, 1.0, 1.0], patience=1, min_delta=0.0, mode="min", as_tensor=False)
+@example(metrics=[math.inf, 2.0], patience=2, min_delta=0.0, mode="min", as_tensor=False)
+@example(metrics=[1.0, 0.75, 0.5, 0.25], patience=2, min_delta=0.25, mode="min", as_tensor=False)
+@example(metrics=[1.0, 1.25, 1.5, 1.5], patience=1, min_delta=0.25, mode="max", as_tensor=False)
+@example(metrics=[1.0, 1.0, 1.0, 0.0, 0.0], patience=2, min_delta=0.0, mode="min", as_tensor=False)
+@example(metrics=[0.5, 0.5, 1.0], patience=1, min_delta=0.0, mode="max", as_tensor=True)
+def test_EarlyStopping_follows_the_keras_rule(metrics, patience, min_delta, mode, as_tensor):
+    """After every step, are the answer and best, best_epoch, bad_epochs those of Keras' rule?"""
+    stopper = mod.EarlyStopping(patience, min_delta=min_delta, mode=mode)
+    what = _describe_stopper(patience, min_delta, mode)
+    expected = keras_rule(metrics, patience, min_delta, mode)
+    for k, (value, (stop, best, best_epoch, bad)) in enumerate(zip(metrics, expected)):
+        arg = torch.tensor(value, dtype=torch.float64) if as_tensor else value
+        before = stopper.best
+        got = stopper.step(arg)
+        calls = ", ".join(f"step({v})" for v in metrics[:k + 1])
+        if not isinstance(got, bool):
+            fail(f"{what}: {calls} returned {got!r} ({type(got).__name__}); expected the Python "
+                 f"bool {stop}.")
+        state = (stopper.best, stopper.best_epoch, stopper.bad_epochs)
+        if not (_same_float(state[0], best) and state[1:] == (best_epoch, bad)):
+            if not isinstance(state[0], float):
+                advice = "best must be a Python float: store float(metric)."
+            elif math.isnan(value) and not math.isnan(before) and _same_float(state[0], value):
+                advice = "NaN never improves: every comparison with NaN is False."
+            elif abs(value - before) == min_delta or (value == before):
+                advice = (f"a value exactly min_delta better than best is not an improvement: "
+                          f"{'metric < best - min_delta' if mode == 'min' else 'metric > best + min_delta'}"
+                          f" (strict).")
+            elif state[1] == best_epoch + 1 or state[1] == k + 1:
+                advice = "best_epoch is the 0-based index of the step call (the first call is 0)."
+            else:
+                advice = (f"an improvement is "
+                          f"{'metric < best - min_delta' if mode == 'min' else 'metric > best + min_delta'}"
+                          f"; it sets best, best_epoch and bad_epochs = 0, anything else adds 1 to "
+                          f"bad_epochs.")
+            fail(f"{what}: after {calls}, (best, best_epoch, bad_epochs) = {state}; Keras' rule "
+                 f"gives {(best, best_epoch, bad)}. {advice}")
+        if got != stop:
+            advice = ("return True once bad_epochs >= patience" if stop and bad >= patience else
+                      "once it has returned True, step keeps returning True (even after an "
+                      "improvement)" if stop else "return True only once bad_epochs >= patience")
+            fail(f"{what}: {calls} returned {got}; expected {stop} (bad_epochs = {bad}, "
+                 f"patience = {patience}): {advice}.")
+
+
+def test_EarlyStopping_starts_with_nothing_seen():
+    """Before any step, are best +-inf, best_epoch -1 and bad_epochs 0?"""
+    for mode, best in (("min", math.inf), ("max", -math.inf)):
+        stopper = mod.EarlyStopping(3, mode=mode)
+        got = (stopper.best, stopper.best_epoch, stopper.bad_epochs)
+        if got != (best, -1, 0):
+            fail(f"EarlyStopping(3, mode={mode!r}) starts with (best, best_epoch, bad_epochs) = "
+                 f"{got}; expected {(best, -1, 0)}: nothing is better than {best} yet, so any "
+                 f"first finite value improves.")
+
+
+def test_EarlyStopping_rejects_bad_arguments():
+    """Do patience < 1, a negative min_delta and an unknown mode raise ValueError?"""
+    for args, kwargs in (((0,), {}), ((-2,), {}), ((3,), {"min_delta": -0.1}),
+                         ((3,), {"mode": "auto"}), ((3,), {"mode": "MIN"})):
+        call = f"EarlyStopping({', '.join([repr(a) for a in args] + [f'{k}={v!r}' for k, v in kwargs.items()])})"
+        try:
+            mod.EarlyStopping(*args, **kwargs)
+        except ValueError:
+            continue
+        except NotImplementedError:
+            raise
+        except Exception as exc:  # noqa: BLE001
+            fail(f"{call} raised {type(exc).__name__}: {exc}; expected ValueError.")
+        fail(f"{call} was accepted; expected ValueError.")
+
+
+# --- fit_with_early_stopping ------------------------------------------------------------------
+
+FIT_LR = 0.05
+
+
+class Recorder(nn.Module):
+    """Records, at each forward pass, the loader being iterated, the mode and grad mode."""
+
+    def __init__(self, log: list[str]) -> None:
+        super().__init__()
+        self.log = log
+        self.seen: list[tuple[str, bool, bool]] = []
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        self.seen.append((self.log[-1] if self.log else "", self.training,
+                          torch.is_grad_enabled()))
+        return x
+
+
+class RecordingLoader:
+    """A list of batches that logs each iteration and, for validation, the model's state then."""
+
+    def __init__(self, batches, tag: str, log: list[str], model=None) -> None:
+        self.batches, self.tag, self.log, self.model = batches, tag, log, model
+        self.snapshots: list[dict] = []
+
+    def __iter__(self):
+        self.log.append(self.tag)
+        if self.model is not None:  # validation starts: the weights after this epoch's training
+            self.snapshots.append({k: v.detach().clone() for k, v in self.model.state_dict().items()})
+        return iter(self.batches)
+
+
+def _fit_model(seed: int, log: list[str]) -> nn.Module:
+    torch.manual_seed(seed)
+    return nn.Sequential(nn.Linear(3, 4), nn.BatchNorm1d(4), Recorder(log), nn.Tanh(),
+                         nn.Linear(4, 1)).double()
+
+
+def _fit_data(seed: int, *, nan_val: bool = False):
+    """Train targets twice the val targets: the val loss falls, then rises (overfitting)."""
+    g = torch.Generator().manual_seed(seed)
+    a = torch.randn(3, 1, generator=g, dtype=torch.float64)
+    xt = torch.randn(10, 3, generator=g, dtype=torch.float64)
+    xv = torch.randn(7, 3, generator=g, dtype=torch.float64)
+    yt, yv = xt @ a * 2, xv @ a
+    if nan_val:
+        yv = torch.full_like(yv, math.nan)
+    train = [(xt[:4], yt[:4]), (xt[4:8], yt[4:8]), (xt[8:], yt[8:])]
+    val = [(xv[:3], yv[:3]), (xv[3:6], yv[3:6]), (xv[6:], yv[6:])]
+    return train, val
+
+
+def _fit_run(fn, seed: int, patience: int, max_epochs: int, *, nan_val: bool = False) -> dict:
+    """Run ``fn`` on a recorded scenario; the model arrives in eval mode with stale grads."""
+    log: list[str] = []
+    model = _fit_model(seed, log)
+    train, val = _fit_data(seed, nan_val=nan_val)
+    model(train[0][0])  # a forward pass so that stale gradients exist
+    stale_grads(model)
+    model.eval()
+    log.clear()
+    model[2].seen.clear()
+    initial = {k: v.detach().clone() for k, v in model.state_dict().items()}
+    val_loader = RecordingLoader(val, "val", log, model)
+    result = fn(model, torch.optim.SGD(model.parameters(), lr=FIT_LR), nn.MSELoss(),
+                RecordingLoader(train, "train", log), val_loader, patience, max_epochs)
+    call = (f"fit_with_early_stopping(model, SGD(lr={FIT_LR}), MSELoss(), train_loader (3 "
+            f"batches), val_loader (batches of 3, 3, 1), patience={patience}, "
+            f"max_epochs={max_epochs})")
+    if not isinstance(result, dict) or set(result) != {"best_epoch", "best_val_loss",
+                                                        "epochs_run", "history"}:
+        fail(f"{call} returned {result!r}; expected a dict with the keys best_epoch, "
+             f"best_val_loss, epochs_run and history.")
+    return dict(result=result, log=log, seen=model[2].seen, snapshots=val_loader.snapshots,
+                initial=initial, model=model, train=train, val=val, call=call, seed=seed)
+
+
+def _val_loss(state: dict, seed: int, val) -> tuple[float, float]:
+    """(per-sample mean, mean of batch means) of the MSE of the weights ``state``."""
+    model = _fit_model(seed, [])
+    model.load_state_dict(state)
+    model.eval()
+    with torch.no_grad():
+        losses = [(nn.functional.mse_loss(model(x), y).item(), len(x)) for x, y in val]
+    n = sum(k for _, k in losses)
+    return sum(v * k for v, k in losses) / n, sum(v for v, _ in losses) / len(losses)
+
+
+@settings(max_examples=examples(12))
+@given(seed=st.integers(0, 7), patience=st.integers(1, 3), max_epochs=st.integers(1, 9))
+@example(seed=4, patience=2, max_epochs=12)
+def test_fit_with_early_stopping_reports_history_and_best_epoch(seed, patience, max_epochs):
+    """Is history each epoch's per-sample val loss, and do best_epoch and epochs_run follow the rule?"""
+    run = _fit_run(mod.fit_with_early_stopping, seed, patience, max_epochs)
+    result, call = run["result"], run["call"]
+    history = result["history"]
+    if not isinstance(history, list) or not all(isinstance(h, float) for h in history):
+        fail(f"{call}['history'] is {history!r}; expected a list of Python floats.")
+    if len(history) != len(run["snapshots"]):
+        fail(f"{call}: history has {len(history)} values but val_loader was iterated "
+             f"{len(run['snapshots'])} times; record one validation loss per epoch.")
+    for epoch, (value, state) in enumerate(zip(history, run["snapshots"])):
+        per_sample, per_batch = _val_loss(state, seed, run["val"])
+        if abs(value - per_batch) < 1e-12 < abs(per_batch - per_sample):
+            fail(f"{call}: history[{epoch}] = {value:.6g} is the mean of the batch means; the "
+                 f"mean over samples is {per_sample:.6g}. Weight each batch's loss by its size "
+                 f"(the last validation batch has 1 sample, the others 3).")
+        assert_close(value, per_sample, rtol=1e-9, atol=1e-12,
+                     what=f"{call}: history[{epoch}] (the validation loss of epoch {epoch}'s "
+                          f"weights, in eval mode)")
+    expected = keras_rule(history, patience, 0.0, "min")
+    stop_at = next((k for k, (stop, *_) in enumerate(expected) if stop), None)
+    epochs = max_epochs if stop_at is None else stop_at + 1
+    if result["epochs_run"] != epochs or len(history) != epochs:
+        fail(f"{call} ran {len(history)} epochs and reports epochs_run = {result['epochs_run']}; "
+             f"with the history {[round(h, 5) for h in history]} the rule stops after {epochs} "
+             f"(stop as soon as EarlyStopping.step returns True, at most max_epochs epochs).")
+    _, best, best_epoch, _ = expected[epochs - 1]
+    got = (result["best_epoch"], result["best_val_loss"])
+    if got[0] != best_epoch or not _same_float(got[1], best):
+        advice = ("best_epoch is 0-based." if got[0] == best_epoch + 1 else
+                  "Report EarlyStopping's best_epoch and best.")
+        fail(f"{call} reports best_epoch = {got[0]}, best_val_loss = {got[1]!r}; for the history "
+             f"{[round(h, 5) for h in history]} expected {best_epoch} and {best!r}. {advice}")
+
+
+def _state_diff(state: dict, other: dict) -> list[str]:
+    return [k for k in other if k not in state or not torch.equal(state[k], other[k])]
+
+
+@given(scenario=st.sampled_from([(4, 2, 12), (7, 1, 12), (2, 2, 12), (0, 1, 12)]))
+def test_fit_with_early_stopping_ends_with_the_best_weights(scenario):
+    """Does the model end in eval mode with the whole state_dict of its best epoch, buffers too?"""
+    seed, patience, max_epochs = scenario
+    run = _fit_run(mod.fit_with_early_stopping, seed, patience, max_epochs)
+    model, snapshots, call = run["model"], run["snapshots"], run["call"]
+    best = run["result"]["best_epoch"]
+    if not isinstance(best, int) or not 0 <= best < len(snapshots):
+        fail(f"{call} reports best_epoch = {best!r} after {len(snapshots)} epochs.")
+    final = {k: v.detach() for k, v in model.state_dict().items()}
+    differ = _state_diff(final, snapshots[best])
+    if differ:
+        params = [k for k in differ if not k.split(".")[-1].startswith(("running", "num_batches"))]
+        if not _state_diff(final, snapshots[-1]) and best != len(snapshots) - 1:
+            advice = ("it holds the weights of the last epoch: the saved 'best' state shares "
+                      "memory with the model (state_dict() returns views); save a copy, "
+                      "{k: v.clone() for k, v in model.state_dict().items()}.")
+        elif not params:
+            advice = ("the parameters are right but the buffers (BatchNorm's running_mean, "
+                      "running_var, num_batches_tracked) are not: save and load the whole "
+                      "state_dict(), not only the parameters.")
+        else:
+            advice = "load the copy of the best epoch's state_dict() at the end."
+        fail(f"{call} ends with a state_dict that differs from that of its best epoch "
+             f"({best}) in {differ}: {advice}")
+    modes = [name or "the model" for name, m in model.named_modules() if m.training]
+    if modes:
+        fail(f"{call} leaves {modes} in train mode; the model must end in eval mode.")
+
+
+@given(scenario=st.sampled_from([(4, 2, 12), (1, 3, 5)]))
+def test_fit_with_early_stopping_trains_then_validates_each_epoch(scenario):
+    """Does each epoch train (train mode, fresh grads), then validate once (eval mode, no grad)?"""
+    seed, patience, max_epochs = scenario
+    run = _fit_run(mod.fit_with_early_stopping, seed, patience, max_epochs)
+    call, log = run["call"], run["log"]
+    if log != ["train", "val"] * len(run["snapshots"]):
+        fail(f"{call} iterated the loaders in the order {log}; expected train_loader then "
+             f"val_loader once per epoch ({['train', 'val'] * len(run['snapshots'])}).")
+    for tag, training, grad in run["seen"]:
+        if tag == "train" and not training:
+            fail(f"{call} ran a training forward pass in eval mode (the model arrived in eval "
+                 f"mode, and validation switches it to eval each epoch): call model.train() "
+                 f"at the start of every epoch.")
+        if tag == "train" and not grad:
+            fail(f"{call} ran a training forward pass with grad disabled.")
+        if tag == "val" and training:
+            fail(f"{call} validated in train mode: call model.eval() before validating.")
+        if tag == "val" and grad:
+            fail(f"{call} validated with autograd tracking on: wrap validation in "
+                 f"torch.no_grad().")
+    previous = run["initial"]
+    for epoch, state in enumerate(run["snapshots"]):
+        replay = _fit_model(seed, [])
+        replay.load_state_dict(previous)
+        replay.train()
+        opt = torch.optim.SGD(replay.parameters(), lr=FIT_LR)
+        for x, y in run["train"]:
+            opt.zero_grad()
+            nn.functional.mse_loss(replay(x), y).backward()
+            opt.step()
+        for key, value in replay.state_dict().items():
+            if not torch.allclose(state[key], value, rtol=1e-10, atol=1e-12):
+                fail(f"{call}: after epoch {epoch}, {key} is not what one pass of SGD steps "
+                     f"over train_loader gives from the previous epoch's weights. Per batch: "
+                     f"optimizer.zero_grad() (stale .grad values were present on entry), "
+                     f"loss_fn(model(x), y).backward(), optimizer.step().")
+        previous = state
+
+
+def test_fit_with_early_stopping_restores_the_start_when_nothing_improves():
+    """With every val loss NaN, does it stop after `patience` epochs with the starting weights?"""
+    run = _fit_run(mod.fit_with_early_stopping, 3, 2, 6, nan_val=True)
+    result, call = run["result"], run["call"] + " with NaN validation targets"
+    got = (result["best_epoch"], result["best_val_loss"], result["epochs_run"])
+    if got != (-1, math.inf, 2):
+        fail(f"{call} returned best_epoch, best_val_loss, epochs_run = {got}; expected "
+             f"(-1, inf, 2): NaN never improves, so training stops after patience epochs.")
+    differ = _state_diff({k: v.detach() for k, v in run["model"].state_dict().items()},
+                         run["initial"])
+    if differ:
+        fail(f"{call} ends with {differ} changed; when no epoch improved, load the state the "
+             f"model had before training (copy it before the first epoch).")
+
+
+def test_fit_with_early_stopping_rejects_bad_arguments():
+    """Do max_epochs < 1 and patience < 1 raise ValueError before any training?"""
+    for patience, max_epochs in ((2, 0), (0, 3), (-1, 3)):
+        log: list[str] = []
+        model = _fit_model(0, log)
+        train, val = _fit_data(0)
+        call = f"fit_with_early_stopping(..., patience={patience}, max_epochs={max_epochs})"
+        try:
+            mod.fit_with_early_stopping(model, torch.optim.SGD(model.parameters(), lr=0.1),
+                                        nn.MSELoss(), RecordingLoader(train, "train", log),
+                                        RecordingLoader(val, "val", log), patience, max_epochs)
+        except ValueError:
+            if log:
+                fail(f"{call} raised ValueError only after iterating {log}: check the "
+                     f"arguments before training.")
+            continue
+        except NotImplementedError:
+            raise
+        except Exception as exc:  # noqa: BLE001
+            fail(f"{call} raised {type(exc).__name__}: {exc}; expected ValueError.")
+        fail(f"{call} returned; expected ValueError.")
+
+
+@pytest.mark.hidden
+@settings(max_examples=examples(4))
+@given(seed=st.integers(0, 50), patience=st.integers(1, 3))
+def test_fit_with_early_stopping_matches_the_reference_run(seed, patience):
+    """With Adam, dropout and a shuffled DataLoader, is the run the reference's from the same seeds?"""
+    from torch.utils.data import DataLoader, TensorDataset
+
+    def run(fn):
+        torch.manual_seed(seed)
+        model = nn.Sequential(nn.Linear(3, 8), nn.ReLU(), nn.Dropout(0.3), nn.BatchNorm1d(8),
+                              nn.Linear(8, 1)).double()
+        train, val = _fit_data(seed)
+        xt = torch.cat([x for x, _ in train])
+        yt = torch.cat([y for _, y in train])
+        xv = torch.cat([x for x, _ in val])
+        yv = torch.cat([y for _, y in val])
+        loader = DataLoader(TensorDataset(xt, yt), batch_size=4, shuffle=True,
+                            generator=torch.Generator().manual_seed(seed))
+        out = fn(model, torch.optim.Adam(model.parameters(), lr=0.02), nn.MSELoss(), loader,
+                 DataLoader(TensorDataset(xv, yv), batch_size=3), patience, 15)
+        return out, {k: v.detach().clone() for k, v in model.state_dict().items()}
+
+    expected, expected_state = run(ref.fit_with_early_stopping)
+    got, state = run(mod.fit_with_early_stopping)
+    call = f"fit_with_early_stopping (Adam, dropout, shuffled batches, seed {seed}, patience {patience})"
+    assert_close(got["history"], expected["history"], rtol=1e-9, atol=1e-12,
+                 what=f"{call}['history'] against the reference's run from the same seeds")
+    for key in ("best_epoch", "epochs_run"):
+        if got[key] != expected[key]:
+            fail(f"{call}[{key!r}] is {got[key]}; the reference's run gives {expected[key]}.")
+    for key, value in expected_state.items():
+        assert_close(state[key], value, rtol=1e-9, atol=1e-12,
+                     what=f"{call}: the final {key} against the reference's")

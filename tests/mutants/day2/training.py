@@ -3,7 +3,7 @@
 import torch
 from torch import nn
 
-from graders.testing import mutant
+from graders.testing import alternative, mutant
 
 
 # --- train_step -----------------------------------------------------------------------------
@@ -199,3 +199,230 @@ def digits_too_little_training(seed=0):
 @mutant("day2.training.train_digits_mlp", expect=r"different models")
 def digits_not_seeded(seed=0):
     return _digits_loop(seed, epochs=2, lr=1e-2, batch=256, seeded=False)
+
+
+# --- EarlyStopping ----------------------------------------------------------------------------
+
+class _Stopper:
+    """A correct EarlyStopping with hooks for one mistake each."""
+
+    def __init__(self, patience, min_delta=0.0, mode="min"):
+        if patience < 1 or min_delta < 0 or mode not in ("min", "max"):
+            raise ValueError("bad arguments")
+        self.patience, self.min_delta, self.mode = patience, min_delta, mode
+        self.best = float("inf") if mode == "min" else float("-inf")
+        self.best_epoch, self.bad_epochs, self._n, self._stop = -1, 0, 0, False
+
+    def _improved(self, value):
+        if self.mode == "min":
+            return value < self.best - self.min_delta
+        return value > self.best + self.min_delta
+
+    def _stops(self):
+        return self.bad_epochs >= self.patience
+
+    def step(self, metric):
+        value = float(metric)
+        if self._improved(value):
+            self.best, self.best_epoch, self.bad_epochs = value, self._n, 0
+        else:
+            self.bad_epochs += 1
+        self._n += 1
+        self._stop = self._stop or self._stops()
+        return self._stop
+
+
+@mutant("day2.training.EarlyStopping", expect=r"return True once bad_epochs >= patience")
+class StopperOffByOne(_Stopper):
+    def _stops(self):
+        return self.bad_epochs > self.patience
+
+
+@mutant("day2.training.EarlyStopping", expect=r"metric > best \+ min_delta")
+class StopperDeltaWrongWayInMax(_Stopper):
+    def _improved(self, value):
+        if self.mode == "min":
+            return value < self.best - self.min_delta
+        return value > self.best - self.min_delta
+
+
+@mutant("day2.training.EarlyStopping", expect=r"keeps returning True")
+class StopperForgetsItStopped(_Stopper):
+    def step(self, metric):
+        super().step(metric)
+        return self.bad_epochs >= self.patience
+
+
+@mutant("day2.training.EarlyStopping", expect=r"exactly min_delta better")
+class StopperTiesImprove(_Stopper):
+    def _improved(self, value):
+        if self.mode == "min":
+            return value <= self.best - self.min_delta
+        return value >= self.best + self.min_delta
+
+
+@mutant("day2.training.EarlyStopping", expect=r"NaN never improves")
+class StopperNaNImproves(_Stopper):
+    def _improved(self, value):
+        if self.mode == "min":
+            return not value >= self.best - self.min_delta
+        return not value <= self.best + self.min_delta
+
+
+@mutant("day2.training.EarlyStopping", expect=r"0-based")
+class StopperOneBasedEpochs(_Stopper):
+    def step(self, metric):
+        self._n += 0 if self._n else 1  # counts epochs from 1
+        value = float(metric)
+        if self._improved(value):
+            self.best, self.best_epoch, self.bad_epochs = value, self._n, 0
+        else:
+            self.bad_epochs += 1
+        self._n += 1
+        self._stop = self._stop or self._stops()
+        return self._stop
+
+
+# --- fit_with_early_stopping ------------------------------------------------------------------
+
+def _fit(model, optimizer, loss_fn, train_loader, val_loader, patience, max_epochs, *,
+         copy=lambda m: {k: v.detach().clone() for k, v in m.state_dict().items()},
+         per_batch=False, train_mode=True, zero=True, strict=True):
+    if max_epochs < 1 or patience < 1:
+        raise ValueError("bad arguments")
+    stopper = _Stopper(patience)
+    best = copy(model)
+    history = []
+    for epoch in range(max_epochs):
+        if train_mode or epoch == 0:
+            model.train()
+        for x, y in train_loader:
+            if zero:
+                optimizer.zero_grad()
+            loss_fn(model(x), y).backward()
+            optimizer.step()
+        model.eval()
+        losses = []
+        with torch.no_grad():
+            for x, y in val_loader:
+                losses.append((loss_fn(model(x), y).item(), len(x)))
+        if per_batch:
+            history.append(sum(v for v, _ in losses) / len(losses))
+        else:
+            history.append(sum(v * n for v, n in losses) / sum(n for _, n in losses))
+        stop = stopper.step(history[-1])
+        if stopper.best_epoch == epoch:
+            best = copy(model)
+        if stop:
+            break
+    model.load_state_dict(best, strict=strict)
+    model.eval()
+    return {"best_epoch": stopper.best_epoch, "best_val_loss": stopper.best,
+            "epochs_run": len(history), "history": history}
+
+
+@mutant("day2.training.fit_with_early_stopping", expect=r"shares\s+memory")
+def fit_keeps_a_view_of_the_best(model, optimizer, loss_fn, train_loader, val_loader, patience,
+                                 max_epochs):
+    return _fit(model, optimizer, loss_fn, train_loader, val_loader, patience, max_epochs,
+                copy=lambda m: m.state_dict())
+
+
+@mutant("day2.training.fit_with_early_stopping", expect=r"mean of the batch means")
+def fit_averages_batches(model, optimizer, loss_fn, train_loader, val_loader, patience,
+                         max_epochs):
+    return _fit(model, optimizer, loss_fn, train_loader, val_loader, patience, max_epochs,
+                per_batch=True)
+
+
+@mutant("day2.training.fit_with_early_stopping", expect=r"buffers")
+def fit_copies_parameters_only(model, optimizer, loss_fn, train_loader, val_loader, patience,
+                               max_epochs):
+    return _fit(model, optimizer, loss_fn, train_loader, val_loader, patience, max_epochs,
+                copy=lambda m: {k: p.detach().clone() for k, p in m.named_parameters()},
+                strict=False)
+
+
+@mutant("day2.training.fit_with_early_stopping", expect=r"model\.train\(\)\s+at the start of")
+def fit_sets_train_mode_once(model, optimizer, loss_fn, train_loader, val_loader, patience,
+                             max_epochs):
+    return _fit(model, optimizer, loss_fn, train_loader, val_loader, patience, max_epochs,
+                train_mode=False)
+
+
+@mutant("day2.training.fit_with_early_stopping", expect=r"zero_grad\(\)")
+def fit_accumulates_gradients(model, optimizer, loss_fn, train_loader, val_loader, patience,
+                              max_epochs):
+    return _fit(model, optimizer, loss_fn, train_loader, val_loader, patience, max_epochs,
+                zero=False)
+
+
+@mutant("day2.training.fit_with_early_stopping", expect=r"0-based")
+def fit_counts_epochs_from_one(model, optimizer, loss_fn, train_loader, val_loader, patience,
+                               max_epochs):
+    out = _fit(model, optimizer, loss_fn, train_loader, val_loader, patience, max_epochs)
+    out["best_epoch"] += 1
+    return out
+
+
+# --- correct alternatives ---------------------------------------------------------------------
+
+@alternative("day2.training.EarlyStopping")
+class StopperFromHistory:
+    """Keeps every metric and recomputes the state from the history (a list, not counters)."""
+
+    def __init__(self, patience, min_delta=0.0, mode="min"):
+        if not patience >= 1:
+            raise ValueError("patience must be at least 1")
+        if min_delta < 0:
+            raise ValueError("min_delta must be >= 0")
+        if mode not in {"min", "max"}:
+            raise ValueError("mode must be 'min' or 'max'")
+        self.patience, self.min_delta, self.sign = patience, min_delta, 1 if mode == "min" else -1
+        self.history, self.stopped = [], False
+        self.best, self.best_epoch, self.bad_epochs = self.sign * float("inf"), -1, 0
+
+    def step(self, metric):
+        self.history.append(float(metric))
+        # in "max" mode, negate values: an improvement is then always "smaller by min_delta"
+        if self.sign * self.history[-1] + self.min_delta < self.sign * self.best:
+            self.best, self.best_epoch = self.history[-1], len(self.history) - 1
+        self.bad_epochs = len(self.history) - 1 - self.best_epoch
+        self.stopped |= self.bad_epochs >= self.patience
+        return bool(self.stopped)
+
+
+@alternative("day2.training.fit_with_early_stopping")
+def fit_with_deepcopy(model, optimizer, loss_fn, train_loader, val_loader, patience, max_epochs):
+    """copy.deepcopy of the state dict, a summed loss for validation, inference mode."""
+    import copy
+    import math
+
+    if min(patience, max_epochs) < 1:
+        raise ValueError("patience and max_epochs must be at least 1")
+    best_state, best, best_epoch, bad, history = copy.deepcopy(model.state_dict()), math.inf, \
+        -1, 0, []
+    while len(history) < max_epochs:
+        model.train()
+        for inputs, targets in train_loader:
+            for p in model.parameters():
+                p.grad = None
+            loss_fn(model(inputs), targets).backward()
+            optimizer.step()
+        model.eval()
+        total, count = torch.zeros((), dtype=torch.float64), 0
+        with torch.inference_mode():
+            for inputs, targets in val_loader:
+                total += loss_fn(model(inputs), targets).double() * inputs.shape[0]
+                count += inputs.shape[0]
+        history.append((total / count).item())
+        if history[-1] < best:
+            best, best_epoch, bad = history[-1], len(history) - 1, 0
+            best_state = copy.deepcopy(model.state_dict())
+        else:
+            bad += 1
+            if bad >= patience:
+                break
+    model.load_state_dict(best_state)
+    return {"best_epoch": best_epoch, "best_val_loss": best, "epochs_run": len(history),
+            "history": history}

@@ -8,6 +8,8 @@ How it works:
 - Every grader test belongs to one registry exercise; outcomes are folded into per-exercise
   statuses and points, printed as a scoreboard and written by ``--drills-report FILE``.
 - Failures are rewritten for students (see :mod:`graders.feedback`).
+- The body of every ``@given`` grader test runs through :func:`graders.checks.guard_hypothesis`:
+  code under test that raises hypothesis' own exceptions (``assume``, ``reject``) fails.
 
 This module imports neither torch nor TensorFlow: the graders import what they need.
 """
@@ -199,6 +201,12 @@ def pytest_collection_finish(session: pytest.Session) -> None:
             owners[item.nodeid] = ex.id
     session.config.stash[_EXERCISES] = owners
     session.config.stash[_ACTIVE] = bool(owners)
+    for item in session.items:
+        handle = getattr(getattr(item, "obj", None), "hypothesis", None)
+        if item.nodeid in owners and hasattr(handle, "inner_test"):
+            from graders.checks import guard_hypothesis  # the grader module imported torch
+
+            handle.inner_test = guard_hypothesis(handle.inner_test)
 
 
 # --- running ----------------------------------------------------------------------------------
@@ -223,6 +231,22 @@ def _drills_seed(request: pytest.FixtureRequest):
     _runtime.set_current(None)
     if threads is not None:
         torch.set_num_threads(threads)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: pytest.Item):
+    """A grader test whose code under test steered hypothesis fails, even where hypothesis
+    could not record the failure (see :func:`graders.checks.guard_hypothesis`)."""
+    checks = sys.modules.get("graders.checks")
+    if checks is not None:
+        checks.take_hypothesis_problems()
+    result = yield
+    checks = sys.modules.get("graders.checks")
+    if checks is not None and item.nodeid in item.config.stash[_EXERCISES]:
+        problems = checks.take_hypothesis_problems()
+        if problems:
+            raise checks.DrillsFailure(problems[0])
+    return result
 
 
 @pytest.hookimpl(wrapper=True)

@@ -6,11 +6,20 @@ to take a few milliseconds; the best round of each is kept (noise only ever slow
 and a failing ratio is measured again, up to ``attempts`` times, passing on any success. The
 factor is generous (10x by default): a legitimately different vectorisation passes even on a
 loaded 2-core machine, and a Python loop over elements fails by orders of magnitude.
+
+Every timed call gets inputs of its own: new tensors (new storage) holding new values of the
+same kind (floating tensors scaled by a factor between 1 and 2 that differs from call to call,
+integer and boolean tensors shuffled), the same values for both functions. Every result of a
+timed call is checked against the baseline's result for the same values. So a slow function
+that remembers earlier inputs (by ``id``, ``data_ptr`` or a hash of the values) gains nothing,
+and one that returns early when it notices it is being timed fails.
 """
 
 from __future__ import annotations
 
 import gc
+import itertools
+import math
 import time
 from collections.abc import Callable
 from typing import Any
@@ -21,13 +30,151 @@ from graders.checks import fail
 
 MIN_ROUND_S = 0.001
 MAX_STUDENT_ROUND_S = 1.5
+#: The inputs of one round of one function take at most this much memory.
+MAX_ROUND_BYTES = 64 << 20
+#: Results of timed calls agree with the baseline's within this (relative to the largest value).
+AGREE_RTOL = 1e-4
+_GOLDEN = (math.sqrt(5) - 1) / 2
+#: Numbers the timed calls of this process: no two calls ever get the same values.
+_CALL_NUMBERS = itertools.count(1)
 
 
-def _time(fn: Callable[..., Any], args: tuple, kwargs: dict, n: int) -> float:
+def _bytes(obj: Any) -> int:
+    if isinstance(obj, torch.Tensor):
+        return obj.numel() * obj.element_size()
+    if isinstance(obj, dict):
+        return sum(_bytes(v) for v in obj.values())
+    if isinstance(obj, (list, tuple)):
+        return sum(_bytes(v) for v in obj)
+    return 0
+
+
+def _vary(obj: Any, index: int) -> Any:
+    """New tensors with new values of the same kind, for the ``index``-th call."""
+    if isinstance(obj, torch.Tensor):
+        with torch.no_grad():
+            if obj.is_floating_point() or obj.is_complex():
+                factor = 1.0 + ((index + 1) * _GOLDEN) % 1.0
+                out = obj.detach() * factor
+            elif obj.numel() > 1:
+                gen = torch.Generator().manual_seed(7919 * index + obj.numel())
+                perm = torch.randperm(obj.numel(), generator=gen).to(obj.device)
+                out = obj.detach().reshape(-1)[perm].reshape(obj.shape)
+            else:
+                out = obj.detach().clone()
+        if obj.requires_grad and out.is_floating_point():
+            out.requires_grad_(True)
+        return out
+    if type(obj) is dict:
+        return {k: _vary(v, index) for k, v in obj.items()}
+    if type(obj) in (list, tuple):
+        return type(obj)(_vary(v, index) for v in obj)
+    return obj
+
+
+def _copy(obj: Any) -> Any:
+    """The same values in new tensors."""
+    if isinstance(obj, torch.Tensor):
+        with torch.no_grad():
+            out = obj.detach().clone()
+        return out.requires_grad_(obj.requires_grad) if out.is_floating_point() else out
+    if type(obj) is dict:
+        return {k: _copy(v) for k, v in obj.items()}
+    if type(obj) in (list, tuple):
+        return type(obj)(_copy(v) for v in obj)
+    return obj
+
+
+class _Inputs:
+    """Fresh inputs for every timed call, the same values for both functions."""
+
+    def __init__(self, args: tuple, kwargs: dict,
+                 fresh: Callable[[int], tuple] | None) -> None:
+        self.args, self.kwargs, self.fresh = args, kwargs, fresh
+        self.size = max(1, _bytes((args, kwargs)))
+
+    def limit(self, n: int) -> int:
+        """At most ``n`` calls per round, within :data:`MAX_ROUND_BYTES`."""
+        return max(1, min(n, MAX_ROUND_BYTES // self.size))
+
+    def round(self, n: int) -> tuple[list, list]:
+        """``n`` new inputs for the baseline and copies of them for the student."""
+        base, student = [], []
+        for _ in range(n):
+            number = next(_CALL_NUMBERS)
+            if self.fresh is not None:
+                args, kwargs = tuple(self.fresh(number)), dict(self.kwargs)
+            else:
+                args, kwargs = _vary(self.args, number), _vary(self.kwargs, number)
+            base.append((args, kwargs))
+            student.append((_copy(args), _copy(kwargs)))
+        return base, student
+
+
+def _time(fn: Callable[..., Any], calls: list) -> tuple[float, list]:
+    outs: list = [None] * len(calls)
     start = time.perf_counter()
-    for _ in range(n):
-        fn(*args, **kwargs)
-    return (time.perf_counter() - start) / n
+    for i, (args, kwargs) in enumerate(calls):
+        outs[i] = fn(*args, **kwargs)
+    return (time.perf_counter() - start) / len(calls), outs
+
+
+class ResultMismatch(Exception):
+    """A timed call's result differs from the baseline's for the same values."""
+
+    def __init__(self, index: int, problem: str) -> None:
+        super().__init__(problem)
+        self.index, self.problem = index, problem
+
+
+def _agree(got: Any, expected: Any) -> str:
+    """Empty when ``got`` matches ``expected`` (plain data), else what differs."""
+    from graders.checks import Opaque, PlainTensor, _describe, _equal
+
+    if type(expected) is PlainTensor:
+        if type(got) is not PlainTensor or got.shape != expected.shape:
+            return f"{_describe(got)} instead of a tensor of shape {expected.shape}"
+        if expected.values is None or got.values is None:
+            return ""
+        e, g = expected.values, got.values
+        if expected.is_floating or expected.is_complex or got.is_floating or got.is_complex:
+            import numpy as np
+
+            e64, g64 = e.astype(np.complex128 if e.dtype.kind == "c" else np.float64), \
+                g.astype(np.complex128 if g.dtype.kind == "c" else np.float64)
+            finite = np.isfinite(e64)
+            scale = float(np.abs(e64[finite]).max()) if finite.any() else 0.0
+            with np.errstate(invalid="ignore", over="ignore"):
+                ok = np.isclose(g64, e64, rtol=AGREE_RTOL, atol=AGREE_RTOL * scale + 1e-12,
+                                equal_nan=True)
+            return "" if bool(ok.all()) else "other values"
+        return "" if g.shape == e.shape and bool((g == e).all()) else "other values"
+    if type(expected) in (tuple, list):
+        if type(got) not in (tuple, list) or len(got) != len(expected):
+            return f"{_describe(got)} instead of {len(expected)} items"
+        return next((p for p in (_agree(g, e) for g, e in zip(got, expected)) if p), "")
+    if type(expected) is dict:
+        if type(got) is not dict or set(got) != set(expected):
+            return f"{_describe(got)} instead of a dict with keys {sorted(map(repr, expected))}"
+        return next((p for p in (_agree(got[k], expected[k]) for k in expected) if p), "")
+    if type(expected) is float and type(got) in (int, float):
+        return "" if math.isclose(got, expected, rel_tol=AGREE_RTOL, abs_tol=1e-12) or (
+            math.isnan(got) and math.isnan(expected)) else f"{got!r} instead of {expected!r}"
+    if type(expected) is Opaque:
+        return ""  # an object of the baseline's own: nothing to compare by value
+    return "" if _equal(got, expected) else f"{_describe(got)} instead of {_describe(expected)}"
+
+
+def _verify(student_outs: list, base_outs: list) -> None:
+    from graders.checks import _Lie, _record
+
+    for i, (g, e) in enumerate(zip(student_outs, base_outs)):
+        try:
+            problem = _agree(_record(g), _record(e))
+        except (_Lie, RecursionError):
+            problem = "a value that cannot be compared"
+        if problem:
+            raise ResultMismatch(i, problem)
 
 
 def measure_ratio(
@@ -37,30 +184,40 @@ def measure_ratio(
     kwargs: dict | None = None,
     *,
     rounds: int = 15,
+    fresh: Callable[[int], tuple] | None = None,
 ) -> float:
-    """Best-round time of ``student_fn`` divided by that of ``baseline_fn`` on the same inputs."""
+    """Best-round time of ``student_fn`` divided by that of ``baseline_fn``, each call on
+    inputs of its own (see the module docstring; ``fresh(i)`` makes the arguments of call
+    ``i`` where scaling and shuffling would not do). Raises :class:`ResultMismatch` when a
+    timed result of the student's differs from the baseline's for the same values."""
     kwargs = kwargs or {}
+    inputs = _Inputs(args, kwargs, fresh)
     threads = torch.get_num_threads()
     gc_was_enabled = gc.isenabled()
     torch.set_num_threads(1)
     gc.disable()
     try:
-        for _ in range(2):  # warm-up: lazy initialisation, caches
-            baseline_fn(*args, **kwargs)
-        t0 = time.perf_counter()
-        student_fn(*args, **kwargs)
-        one_student = time.perf_counter() - t0
-        one_base = max(_time(baseline_fn, args, kwargs, 3), 1e-7)
-        n = max(1, int(MIN_ROUND_S / one_base))
+        base_in, student_in = inputs.round(3)
+        warm = _time(baseline_fn, base_in[:2])[1]  # warm-up: lazy initialisation, caches
+        one_student, outs = _time(student_fn, student_in[:1])
+        _verify(outs, warm)
+        one_base = max(_time(baseline_fn, base_in[2:])[0], 1e-7)
+        n = inputs.limit(max(1, int(MIN_ROUND_S / one_base)))
         n_student = max(1, min(n, int(MAX_STUDENT_ROUND_S / max(one_student, 1e-9))))
         best_base, best_student = float("inf"), float("inf")
         for r in range(rounds):
-            order = (0, 1) if r % 2 == 0 else (1, 0)
-            for which in order:
+            base_in, student_in = inputs.round(n)
+            base_outs: list = []
+            student_outs: list = []
+            for which in ((0, 1) if r % 2 == 0 else (1, 0)):
                 if which == 0:
-                    best_base = min(best_base, _time(baseline_fn, args, kwargs, n))
+                    t, base_outs = _time(baseline_fn, base_in)
+                    best_base = min(best_base, t)
                 else:
-                    best_student = min(best_student, _time(student_fn, args, kwargs, n_student))
+                    t, student_outs = _time(student_fn, student_in[:n_student])
+                    best_student = min(best_student, t)
+            _verify(student_outs, base_outs)
+            del base_in, student_in, base_outs, student_outs
             if best_student > 50 * best_base and r >= 1:
                 break  # far beyond any factor: no need to keep a slow loop running
         return best_student / best_base
@@ -98,18 +255,32 @@ def speed_check(
     attempts: int = 3,
     advice: str = "a Python loop over elements is the usual cause; use whole-tensor operations.",
     native: Callable[..., Any] | None = None,
+    fresh: Callable[[int], tuple] | None = None,
 ) -> float:
-    """Fail when ``student_fn`` is more than ``factor`` times slower than ``baseline_fn``.
+    """Fail when ``student_fn`` is more than ``factor`` times slower than ``baseline_fn``, or
+    when a result of a timed call differs from the baseline's for the same inputs.
 
     The baseline is the reference where it exists, else ``native``, a PyTorch-native equivalent
     (student releases hold no reference code); without either the check is not assessed.
-    Returns the best measured ratio; the failure message prints it.
+    ``args`` are the inputs (each timed call gets new tensors with new values of the same kind,
+    see the module docstring); ``fresh(i)``, when given, makes the arguments of the ``i``-th call
+    instead (for inputs whose values must keep a structure). Returns the best measured ratio;
+    the failure message prints it.
     """
     __tracebackhide__ = True
     baseline_fn, against = _baseline(baseline_fn, native, what)
     ratios = []
     for _ in range(attempts):
-        ratio = measure_ratio(student_fn, baseline_fn, args, kwargs)
+        try:
+            ratio = measure_ratio(student_fn, baseline_fn, args, kwargs, fresh=fresh)
+        except ResultMismatch as exc:
+            fail(
+                f"{what} returned {exc.problem} in a timed call, not what {against} returns "
+                f"for the same inputs. Every timed call gets new tensors with new values, so "
+                f"results remembered from earlier calls (by id, data_ptr or a hash of the "
+                f"values) or a shortcut taken while timed are wrong: the result must depend "
+                f"only on the inputs."
+            )
         ratios.append(ratio)
         if ratio <= factor:
             return ratio

@@ -2,8 +2,8 @@
 
 - :func:`assert_close` / :func:`assert_equal`: compare what came back with what was expected
   (type, shape, dtype, device, then values: the largest difference and where it is).
-- :func:`same` / :func:`close`: the same comparisons as a yes/no answer, for graders that
-  decide something themselves (in place of ``torch.equal`` / ``torch.allclose``).
+- :func:`equal_values` / :func:`close_values`: the same comparisons as a yes/no answer, for
+  graders that decide something themselves (in place of ``torch.equal`` / ``torch.allclose``).
 - :func:`plain`: what the code under test returned, as plain data.
 - :func:`forbidden_calls`: fail when the code under test calls a library function that does
   the whole job (seen at run time, and in the function's syntax tree; never in comments).
@@ -39,13 +39,13 @@ __all__ = [
     "DrillsFailure",
     "assert_close",
     "assert_equal",
-    "close",
+    "close_values",
     "describe_tensor",
+    "equal_values",
     "fail",
     "forbidden_calls",
     "not_assessed",
     "plain",
-    "same",
     "source_uses",
 ]
 
@@ -655,7 +655,7 @@ def assert_equal(got: Any, expected: Any, *, what: str = "your function") -> Non
         fail(f"{what} returned {_describe(g)}, expected {_describe(e)}.")
 
 
-def same(a: Any, b: Any) -> bool:
+def equal_values(a: Any, b: Any) -> bool:
     """``torch.equal`` on plain data: True when ``a`` and ``b`` have the same structure, shapes
     and values (NaN differs from NaN, as for ``torch.equal``; dtypes may differ)."""
     __tracebackhide__ = True
@@ -665,7 +665,8 @@ def same(a: Any, b: Any) -> bool:
     return _equal(ra, rb)
 
 
-def close(a: Any, b: Any, rtol: float = 1e-05, atol: float = 1e-08, equal_nan: bool = False) -> bool:
+def close_values(a: Any, b: Any, rtol: float = 1e-05, atol: float = 1e-08,
+                 equal_nan: bool = False) -> bool:
     """``torch.allclose`` on plain data: ``|a - b| <= atol + rtol * |b|`` elementwise, shapes
     broadcast; infinities equal when of the same sign."""
     __tracebackhide__ = True

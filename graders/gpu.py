@@ -8,6 +8,9 @@ Without CUDA the comparison is "not assessed: no CUDA device" (no points lost), 
 device check still runs: the function is called on tensors of the ``meta`` device, and an output
 that comes back on another device (a hard-coded ``.cpu()``, a new tensor made without
 ``device=``) fails the check.
+
+Outputs are read as plain data (:func:`graders.checks.plain`) before their devices and values
+are looked at: a tensor subclass cannot claim a device or values it does not have.
 """
 
 from __future__ import annotations
@@ -18,17 +21,23 @@ from typing import Any
 
 import torch
 
-from graders.checks import assert_close, fail, not_assessed
+from graders.checks import PlainTensor, _plain, assert_close, fail, not_assessed
 
 
-def _tensors(obj: Any) -> list[torch.Tensor]:
-    if isinstance(obj, torch.Tensor):
+def _tensors(obj: Any) -> list[PlainTensor]:
+    """The tensors of plain data (see :func:`_plain`), in order."""
+    if type(obj) is PlainTensor:
         return [obj]
-    if isinstance(obj, dict):
+    if type(obj) is dict:
         return [t for v in obj.values() for t in _tensors(v)]
-    if isinstance(obj, (list, tuple)):
+    if type(obj) in (list, tuple):
         return [t for v in obj for t in _tensors(v)]
     return []
+
+
+def _cpu(record: PlainTensor) -> torch.Tensor:
+    """A CPU tensor of the record's values (bfloat16 and float8 as float32)."""
+    return torch.from_numpy(record.values.copy())
 
 
 def cuda_available() -> bool:
@@ -46,7 +55,7 @@ def deterministic_cuda() -> None:
 
 def _check_devices(out: Any, device: torch.device, what: str) -> None:
     __tracebackhide__ = True
-    for t in _tensors(out):
+    for t in _tensors(_plain(out, what)):
         if t.device.type != device.type:
             fail(
                 f"{what} returned a tensor on {t.device} for inputs on {device}: results must "
@@ -79,8 +88,8 @@ def gpu_parity(
         cuda_out = fn(*args, **kwargs)
         torch.cuda.synchronize()
         _check_devices(cuda_out, cuda, what)
-        got = [t.detach().cpu() for t in _tensors(cuda_out)]
-        expected = [t.detach().cpu() for t in _tensors(cpu_out)]
+        got = [_cpu(t) for t in _tensors(_plain(cuda_out, what))]
+        expected = [_cpu(t) for t in _tensors(_plain(cpu_out, what))]
         assert_close(got, expected, rtol=rtol, atol=atol, what=f"{what} on CUDA (vs on CPU)")
         return
     meta = torch.device("meta")

@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from graders import student
 from graders import strategies as ds
-from graders.checks import assert_close, assert_equal, fail
+from graders.checks import assert_close, assert_equal, close_values, equal_values, fail
 from graders.forbid import forbidden_calls
 
 mod = student("day1.autograd")
@@ -60,7 +60,7 @@ def _check_untouched(x, state, what):
         fail(f"{what} changed x.requires_grad from {want_rg} to {x.requires_grad}: leave the "
              f"caller's tensor as it was (work on x.detach()).")
     if state == "has_grad":
-        if x.grad is None or not torch.equal(x.grad, torch.full_like(x, 7.0)):
+        if x.grad is None or not equal_values(x.grad, torch.full_like(x, 7.0)):
             fail(f"{what} changed x.grad (it held 7.0 everywhere before the call): use "
                  f"torch.autograd.grad on a detached copy instead of .backward() on x.")
     elif x.grad is not None:
@@ -101,7 +101,7 @@ def test_numerical_gradient_matches_autograd(case):
     got = mod.numerical_gradient(f, x)
     what = f"numerical_gradient(f, x) for f = {name}"
     assert_close(got, _autograd_grad(f, x), rtol=1e-5, atol=1e-6, what=what)
-    if not torch.equal(x.detach(), before):
+    if not equal_values(x.detach(), before):
         fail(f"{what} changed the values of x: perturb a copy, never x itself.")
     _check_untouched(x, state, what)
 
@@ -258,7 +258,7 @@ def test_gradient_descent_matches_plain_descent(name, x0, lr, steps, state):
              f"and update x under torch.no_grad().")
     assert_close(got, _descent_oracle(f, x0, lr, steps), rtol=1e-9, atol=1e-9,
                  what=what + " (if later steps are off, are the gradients zeroed after each step?)")
-    if not torch.equal(x0.detach(), before) or x0.requires_grad != (state != "plain") or x0.grad is not None:
+    if not equal_values(x0.detach(), before) or x0.requires_grad != (state != "plain") or x0.grad is not None:
         fail(f"{what} changed x0 (its values, requires_grad or .grad): start from a copy, "
              f"x0.detach().clone().requires_grad_(True).")
 
@@ -276,7 +276,7 @@ def test_gradient_descent_zeroes_gradients(steps):
         for _ in range(steps):
             acc += 2 * (wrong - 3)
             wrong = wrong - 0.1 * acc
-        if torch.allclose(got.detach(), wrong):
+        if close_values(got.detach(), wrong):
             fail("gradient_descent lets gradients accumulate: each step uses the sum of all "
                  "gradients so far. Zero x.grad after every update.")
     assert_close(got, expected, rtol=1e-9, atol=1e-9, what=f"gradient_descent(f, x0, 0.1, {steps})")

@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from graders import strategies as ds
 from graders import student
-from graders.checks import assert_close, assert_equal, fail
+from graders.checks import assert_close, assert_equal, close_values, equal_values, fail
 from graders.day2._helpers import autograd_grads, randn, sizes
 from graders.forbid import by_hand
 
@@ -72,8 +72,8 @@ def _check_linear_backward(x, W, b, dout):
         if isinstance(g, torch.Tensor) and tuple(g.shape) != tuple(e.shape):
             fail(f"linear_backward: {name} has shape {tuple(g.shape)}, expected {tuple(e.shape)} "
                  f"(the shape of {name[1:]}). Check which factor is transposed.")
-        if name == "db" and isinstance(g, torch.Tensor) and x.shape[0] > 1 and torch.allclose(
-                g.double(), e / x.shape[0], rtol=1e-6, atol=1e-9) and not torch.allclose(
+        if name == "db" and isinstance(g, torch.Tensor) and x.shape[0] > 1 and close_values(
+                g.double(), e / x.shape[0], rtol=1e-6, atol=1e-9) and not close_values(
                 g.double(), e, rtol=1e-6, atol=1e-9):
             fail("linear_backward: db is the mean of dout over the batch; the bias is added to "
                  "every row, so its gradient is the sum over the batch.")
@@ -170,7 +170,7 @@ def test_softmax_cross_entropy_matches_torch(inputs):
                  f"each row's maximum first (or use a log-sum-exp).")
     if isinstance(dlogits, torch.Tensor) and dlogits.shape == e_d.shape and logits.shape[0] > 1:
         d64, e64 = dlogits.double(), e_d.double()
-        if torch.allclose(d64, e64 * logits.shape[0], rtol=1e-4, atol=1e-6) and not torch.allclose(
+        if close_values(d64, e64 * logits.shape[0], rtol=1e-4, atol=1e-6) and not close_values(
                 d64, e64, rtol=1e-4, atol=1e-6):
             fail(f"{what}: dlogits is N times too large. The loss is a mean over the batch, so "
                  f"its gradient is (softmax - onehot) / N.")
@@ -233,7 +233,7 @@ def test_mlp_loss_and_grads_matches_autograd(inputs):
     for k, e in zip(names, expected):
         assert_close(grads[k], e, **TOL64, what=f"grads['{k}'] of mlp_loss_and_grads ({dims})")
     for k in names:
-        if not torch.equal(params[k], before[k]):
+        if not equal_values(params[k], before[k]):
             fail(f"mlp_loss_and_grads modified params['{k}'] in place: leave the inputs alone.")
 
 

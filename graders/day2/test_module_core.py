@@ -15,7 +15,7 @@ from torch import nn
 
 from graders import student
 from graders import strategies as ds
-from graders.checks import assert_close, fail
+from graders.checks import assert_close, equal_values, fail
 from graders.day2._module_trees import Op, Program, Tree, build, module_class, programs
 from graders.forbid import forbidden_calls
 
@@ -288,7 +288,7 @@ def test_Module_setattr_keeps_slots_and_refuses_like_torch():
     _refuses(lambda: setattr(m, "stats", 5), "m.stats = 5 (stats is a buffer)",
              "A buffer name takes a tensor or None.")
     keys = list(m.state_dict())
-    if "stats" not in keys or not torch.equal(m.state_dict()["stats"], torch.ones(3)):
+    if "stats" not in keys or not equal_values(m.state_dict()["stats"], torch.ones(3)):
         fail(f"after m.register_buffer('stats', zeros) and m.stats = torch.ones(3), the state "
              f"dict is {keys} with stats = {m.state_dict().get('stats')}; a tensor assigned to "
              f"a buffer name replaces the buffer and stays a buffer.")
@@ -355,7 +355,7 @@ def test_Module_load_state_dict_like_torch(program, drop, extra, strict):
             fail(f"after {call}, {label} shares memory with the given state dict: copy the "
                  f"values into the existing tensor (copy_ under torch.no_grad()), never hold "
                  f"the source's tensors.")
-        if not torch.equal(ours.detach(), theirs.detach()):
+        if not equal_values(ours.detach(), theirs.detach()):
             now = [tree.label(v) for v in tree.nodes[0].parameters()]
             replaced = any(not label.startswith("p") for label in now)
             fail(f"after {call}, {label} holds {ours.detach().tolist()}; torch's {label} holds "

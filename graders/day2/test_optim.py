@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from graders import strategies as ds
 from graders import student
-from graders.checks import DrillsFailure, assert_close, fail
+from graders.checks import DrillsFailure, assert_close, close_values, fail
 from graders.forbid import forbidden_calls
 
 mod = student("day2.optim")
@@ -62,7 +62,7 @@ def compare_with_torch(name: str, torch_cls, *, defaults: dict, group_kw=None, s
         opt.step()
         ref_opt.step()
         for i, (p, q) in enumerate(zip(mine, ref)):
-            if not torch.allclose(p.detach(), q.detach(), **TOL):
+            if not close_values(p.detach(), q.detach(), **TOL):
                 if i == frozen:
                     fail(f"{setup}: parameter {i} has no gradient (.grad is None) but step() "
                          f"changed it; skip parameters whose grad is None.")

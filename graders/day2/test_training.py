@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from torch import nn
 
 from graders import reference, student
-from graders.checks import assert_close, fail, not_assessed
+from graders.checks import assert_close, close_values, equal_values, fail, not_assessed
 from graders.profiles import examples
 
 mod = student("day2.training")
@@ -173,7 +173,7 @@ def _check_accumulated(sizes, seed, kind="sgd"):
              f"batch's mean is {expected:.6g}. Weight each micro-batch by its size n_k / N, not "
              f"by 1 / (number of micro-batches).")
     for (name, p), q in zip(model.named_parameters(), expected_model.parameters()):
-        if p.grad is not None and q.grad is not None and not torch.allclose(p.grad, q.grad, **TOL):
+        if p.grad is not None and q.grad is not None and not close_values(p.grad, q.grad, **TOL):
             fail(f"{what}: after the call, {name}.grad is not the gradient of the whole batch's "
                  f"mean loss. Clear old gradients once first, then backpropagate each "
                  f"micro-batch's loss times n_k / N (sizes differ, so 1 / K is wrong).")
@@ -352,7 +352,7 @@ def _resume_check(save_fn, load_fn, kind: str, tmp_path, who: str) -> None:
     opt_name = ("Adam (its moments and step count)" if kind == "adam"
                 else "SGD (its momentum buffers)")
     for (name, p), q in zip(resumed.named_parameters(), straight.parameters()):
-        if not torch.equal(p.detach(), q.detach()):
+        if not equal_values(p.detach(), q.detach()):
             diff = (p.detach() - q.detach()).abs().max().item()
             fail(f"{who}: training {SPLIT} steps, saving, loading into a fresh model and "
                  f"optimizer, and training {STEPS - SPLIT} more does not give bitwise the "
@@ -434,7 +434,7 @@ def test_load_checkpoint_weights_only_and_without_optimizer(tmp_path):
     if epoch != 4 or type(epoch) is not int:
         fail(f"load_checkpoint(path, model) returned {epoch!r}; expected the int 4.")
     for (name, p), q in zip(target.named_parameters(), source.parameters()):
-        if not torch.equal(p.detach(), q.detach()):
+        if not equal_values(p.detach(), q.detach()):
             fail(f"load_checkpoint(path, model) did not restore {name}: call "
                  f"model.load_state_dict(checkpoint['model']).")
     unsafe = tmp_path / "unsafe.pt"
@@ -521,7 +521,7 @@ def test_train_digits_mlp_is_deterministic():
     second = mod.train_digits_mlp(seed=0)
     second_state = second.state_dict()
     for k, v in first_state.items():
-        if k not in second_state or not torch.equal(second_state[k], v):
+        if k not in second_state or not equal_values(second_state[k], v):
             fail(f"two calls of train_digits_mlp(seed=0) give different models ({k} differs): "
                  f"call torch.manual_seed(seed) before building the model and shuffle with a "
                  f"torch.Generator seeded from seed.")
@@ -768,7 +768,7 @@ def test_fit_with_early_stopping_reports_history_and_best_epoch(seed, patience, 
 
 
 def _state_diff(state: dict, other: dict) -> list[str]:
-    return [k for k in other if k not in state or not torch.equal(state[k], other[k])]
+    return [k for k in other if k not in state or not equal_values(state[k], other[k])]
 
 
 @given(scenario=st.sampled_from([(4, 2, 12), (7, 1, 12), (2, 2, 12), (0, 1, 12)]))
@@ -833,7 +833,7 @@ def test_fit_with_early_stopping_trains_then_validates_each_epoch(scenario):
             nn.functional.mse_loss(replay(x), y).backward()
             opt.step()
         for key, value in replay.state_dict().items():
-            if not torch.allclose(state[key], value, rtol=1e-10, atol=1e-12):
+            if not close_values(state[key], value, rtol=1e-10, atol=1e-12):
                 fail(f"{call}: after epoch {epoch}, {key} is not what one pass of SGD steps "
                      f"over train_loader gives from the previous epoch's weights. Per batch: "
                      f"optimizer.zero_grad() (stale .grad values were present on entry), "

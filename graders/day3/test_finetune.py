@@ -13,7 +13,7 @@ from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
 from graders import reference, student
-from graders.checks import fail
+from graders.checks import close_values, equal_values, fail
 
 mod = student("day3.finetune")
 ref = reference("day3.finetune")
@@ -45,7 +45,7 @@ def _compare_states(before, after, context: str, advice: str) -> None:
     for name, value in before.items():
         if name not in after:
             continue  # e.g. a BN swapped for FrozenBatchNorm2d keeps its names; others may vanish
-        if not torch.equal(after[name], value):
+        if not equal_values(after[name], value):
             diff = (after[name].double() - value.double()).abs().max().item()
             fail(f"{context}: the frozen `{name}` changed (by up to {diff:.3g}). {advice}")
 
@@ -87,7 +87,7 @@ def test_prepare_for_finetuning_freezes_batch_norm():
         _compare_states(before, _backbone_state(model), f"{label} after freeze_bn and a forward "
                         f"pass in train mode", "Frozen batch norm must keep its statistics: swap "
                         "each BatchNorm2d for torchvision.ops.FrozenBatchNorm2d (values copied).")
-        if not torch.allclose(train_out, eval_out, rtol=1e-5, atol=1e-5):
+        if not close_values(train_out, eval_out, rtol=1e-5, atol=1e-5):
             fail(f"{label} prepared with freeze_bn=True gives different outputs in train and eval "
                  f"mode: frozen BN must always normalise with the running statistics.")
 
@@ -105,7 +105,7 @@ def test_prepare_for_finetuning_keeps_the_backbone_function():
         model.eval()
         with torch.no_grad():
             after = model.features(x)
-        if not torch.allclose(after, features, rtol=1e-5, atol=1e-5):
+        if not close_values(after, features, rtol=1e-5, atol=1e-5):
             fail(f"prepare_for_finetuning(model, 5, freeze_bn={freeze_bn}) changed what the "
                  f"backbone computes in eval mode: copy weight, bias, running_mean and "
                  f"running_var (and eps) into the frozen BN layers.")
@@ -125,7 +125,7 @@ def test_prepare_for_finetuning_without_freeze_bn_updates_statistics():
     model.train()
     with torch.no_grad():
         model(torch.rand(8, 1, 8, 8, generator=torch.Generator().manual_seed(3)) * 3)
-    if torch.equal(bns[0].running_mean, before):
+    if equal_values(bns[0].running_mean, before):
         fail("with freeze_bn=False, the BN running statistics did not update in train mode.")
 
 

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from graders import strategies as ds
 from graders import student
-from graders.checks import assert_close, assert_equal, fail
+from graders.checks import assert_close, assert_equal, close_values, equal_values, fail
 from graders.day3._helpers import grads64
 from graders.forbid import by_hand
 from graders.forbid import forbidden_calls
@@ -67,10 +67,10 @@ def _diagnose_running(x, rm0, rv0, got_rm, got_rv, momentum) -> str:
     m = x.numel() // x.shape[1]
     rm0, rv0 = rm0.double(), rv0.double()
     tol = dict(rtol=1e-4, atol=1e-5)
-    if torch.allclose(got_rv.double(), (1 - momentum) * rv0 + momentum * biased, **tol) and m > 1:
+    if close_values(got_rv.double(), (1 - momentum) * rv0 + momentum * biased, **tol) and m > 1:
         return ("your running_var uses the biased batch variance: torch stores the unbiased one "
                 "(divide by m - 1) in running_var, and normalises with the biased one.")
-    if momentum not in (0.5,) and torch.allclose(got_rm.double(), momentum * rm0 + (1 - momentum) * mean, **tol):
+    if momentum not in (0.5,) and close_values(got_rm.double(), momentum * rm0 + (1 - momentum) * mean, **tol):
         return ("your running statistics use the momentum the wrong way round: new = "
                 "(1 - momentum) * old + momentum * batch.")
     return "new = (1 - momentum) * old + momentum * batch statistic (unbiased variance)."
@@ -95,9 +95,9 @@ def test_batch_norm_training_matches_torch(inputs):
             f"bias={'None' if bias is None else 'given'})")
     assert_close(got, expected.to(x.dtype), rtol=_tol(x.dtype)["rtol"], atol=out_atol, what=what)
     close = dict(rtol=_tol(x.dtype)["rtol"], atol=stat_atol)
-    if not (torch.allclose(rm_s.double(), rm_t, **close) and torch.allclose(rv_s.double(), rv_t, **close)):
+    if not (close_values(rm_s.double(), rm_t, **close) and close_values(rv_s.double(), rv_t, **close)):
         advice = _diagnose_running(x, rm, rv, rm_s, rv_s, momentum)
-        if torch.equal(rm_s, rm) and torch.equal(rv_s, rv) and momentum != 0:
+        if equal_values(rm_s, rm) and equal_values(rv_s, rv) and momentum != 0:
             advice = ("your running statistics were not updated in place (update the given "
                       "tensors with mul_/add_ or copy_, do not rebind the names).")
         assert_close([rm_s, rv_s], [rm_t.to(x.dtype), rv_t.to(x.dtype)], **close,
@@ -124,7 +124,7 @@ def test_batch_norm_eval_uses_running_stats_without_updating(inputs):
     x, rm, rv, weight, bias, momentum, eps = inputs
     rm_s, rv_s = rm.clone(), rv.clone()
     got = mod.batch_norm(x, rm_s, rv_s, weight, bias, False, momentum=momentum, eps=eps)
-    if not (torch.equal(rm_s, rm) and torch.equal(rv_s, rv)):
+    if not (equal_values(rm_s, rm) and equal_values(rv_s, rv)):
         fail("batch_norm(..., training=False) changed running_mean or running_var: in evaluation "
              "the statistics are only read, never updated.")
     expected = F.batch_norm(x.contiguous(), rm, rv, weight, bias, False, momentum, eps)
@@ -222,7 +222,7 @@ def test_batch_norm_backward_dx_sums_to_zero_per_channel():
     with by_hand("batch_norm_backward", *BN_FUNCS):
         dx, _, _ = mod.batch_norm_backward(dout, x, torch.tensor([1.5, -0.5], dtype=torch.float64))
     sums = dx.sum(dim=(0, 2, 3))
-    if not torch.allclose(sums, torch.zeros_like(sums), atol=1e-9):
+    if not close_values(sums, torch.zeros_like(sums), atol=1e-9):
         fail(f"dx summed per channel is {sums.tolist()}, expected 0: the batch mean depends on every "
              f"x of the channel, so dx must include -mean(dout) and the variance term.")
 
@@ -283,11 +283,11 @@ def test_dropout_is_reproducible_with_a_seeded_generator():
     a = _dropout(x, 0.4, True, torch.Generator().manual_seed(123))
     torch.manual_seed(999)  # the global state must not matter
     b = _dropout(x, 0.4, True, torch.Generator().manual_seed(123))
-    if not torch.equal(a, b):
+    if not equal_values(a, b):
         fail("two calls of dropout with generators seeded alike gave different masks: draw the "
              "mask from `generator` (torch.rand(..., generator=generator)), not the global RNG.")
     c = _dropout(x, 0.4, True, torch.Generator().manual_seed(124))
-    if torch.equal(a, c):
+    if equal_values(a, c):
         fail("dropout gave the same mask for two different generator seeds: use the generator.")
 
 

@@ -13,7 +13,7 @@ from torch import nn
 
 from graders import strategies as ds
 from graders import student
-from graders.checks import assert_close, assert_equal, fail
+from graders.checks import assert_close, assert_equal, close_values, equal_values, fail
 from graders.forbid import by_hand, forbidden_calls
 from graders.profiles import examples
 
@@ -129,7 +129,7 @@ def _name_the_mistake(kind, got, x, h, c, weights):
         outs = got if isinstance(got, (tuple, list)) else (got,)
         if len(vals) == len(outs) and all(
             isinstance(o, torch.Tensor) and o.shape == v.shape
-            and torch.allclose(o.double(), v.double(), rtol=1e-5, atol=1e-5)
+            and close_values(o.double(), v.double(), rtol=1e-5, atol=1e-5)
             for o, v in zip(outs, vals)
         ):
             matches.append(message)
@@ -349,11 +349,11 @@ def _check_bptt(dhs, x, h0, params):
     expected = _bptt_oracle(dhs, x, h0, params)
     what = f"rnn_backward for T={x.shape[0]}, B={x.shape[1]}, D={x.shape[2]}, H={h0.shape[1]}"
     close = {k: isinstance(got[k], torch.Tensor) and got[k].shape == expected[k].shape
-             and torch.allclose(got[k], expected[k], rtol=1e-7, atol=1e-7) for k in _KEYS}
+             and close_values(got[k], expected[k], rtol=1e-7, atol=1e-7) for k in _KEYS}
     if not all(close.values()) and x.shape[0] > 1:
         cut = _bptt_oracle(dhs, x, h0, params, cut=True)
         if all(isinstance(got[k], torch.Tensor) and got[k].shape == cut[k].shape
-               and torch.allclose(got[k], cut[k], rtol=1e-7, atol=1e-7) for k in ("W_ih", "x")):
+               and close_values(got[k], cut[k], rtol=1e-7, atol=1e-7) for k in ("W_ih", "x")):
             fail(f"{what}: your gradients ignore what flows back through h_(t-1): the total "
                  f"gradient at h_t is dhs[t] PLUS the gradient arriving from step t+1 "
                  f"(da_(t+1) @ W_hh). Carry it backwards through the loop.")
@@ -402,7 +402,7 @@ def test_detach_state_keeps_the_structure():
                 fail(f"detach_state: at {path} got {type(a).__name__}, expected a tensor.")
             if a.requires_grad or a.grad_fn is not None:
                 fail(f"detach_state: the tensor at {path} still requires grad: use .detach().")
-            if a.data_ptr() != b.data_ptr() or not torch.equal(a, b.detach()):
+            if a.data_ptr() != b.data_ptr() or not equal_values(a, b.detach()):
                 fail(f"detach_state: the tensor at {path} is not the same data (use .detach(), "
                      f"which shares memory, rather than a copy or new values).")
             return
@@ -435,7 +435,7 @@ def test_detach_state_for_an_lstm_state():
     if type(got) is not tuple or len(got) != 2:
         fail(f"detach_state((h, c)) returned {type(got).__name__}; expected a tuple (h, c).")
     for name, a, b in zip("hc", got, state):
-        if not isinstance(a, torch.Tensor) or a.requires_grad or not torch.equal(a, b):
+        if not isinstance(a, torch.Tensor) or a.requires_grad or not equal_values(a, b):
             fail(f"detach_state((h, c)): {name} should equal the input's {name}, detached.")
         if b.grad_fn is None:
             fail("detach_state modified its input in place (use .detach(), not .detach_()).")
@@ -522,7 +522,7 @@ def test_tbptt_train_matches_truncated_backprop(kind, t, b, k, seed):
              f"loss per chunk of k steps (the last chunk may be shorter).")
     assert_close(got, expected, rtol=1e-7, atol=1e-7, what=f"{what}: the chunk losses")
     for (name, p), q in zip(model.named_parameters(), ref_model.parameters()):
-        if not torch.allclose(p, q, rtol=1e-7, atol=1e-7):
+        if not close_values(p, q, rtol=1e-7, atol=1e-7):
             fail(f"{what}: after training, the parameter {name} differs from truncated BPTT "
                  f"(largest difference {float((p - q).abs().max()):.3g}). Per chunk: zero the "
                  f"gradients, forward with the carried state, backward through every step of "
@@ -615,16 +615,16 @@ def _check_clip(params, max_norm, as_generator=False):
         fail(f"{what} returned {type(got).__name__}; expected a Python float (float(total)).")
     grads_close = all((a.grad is None and b.grad is None) or (
         a.grad is not None and b.grad is not None
-        and torch.allclose(a.grad, b.grad, rtol=1e-5, atol=1e-12)) for a, b in zip(mine, ref))
+        and close_values(a.grad, b.grad, rtol=1e-5, atol=1e-12)) for a, b in zip(mine, ref))
     if not grads_close:
         per_tensor = [None if p.grad is None else
                       p.grad * min(1.0, max_norm / (float(p.grad.norm()) + 1e-6)) for p in params]
-        if all(a.grad is None or torch.allclose(a.grad, b, rtol=1e-5, atol=1e-12)
+        if all(a.grad is None or close_values(a.grad, b, rtol=1e-5, atol=1e-12)
                for a, b in zip(mine, per_tensor)):
             fail(f"{what}: you clipped each tensor by its own norm. The norm is global: the "
                  f"L2 norm of all gradients together, and every gradient is scaled by the same "
                  f"factor max_norm / (total + 1e-6).")
-        if all(a.grad is None or torch.equal(a.grad, b.grad) for a, b in zip(mine, params)):
+        if all(a.grad is None or equal_values(a.grad, b.grad) for a, b in zip(mine, params)):
             fail(f"{what} left the gradients unchanged; they must be scaled in place "
                  f"(p.grad.mul_(scale)) when the total norm exceeds max_norm"
                  + (" (a generator can be iterated only once: make a list first)." if as_generator else "."))

@@ -18,7 +18,7 @@ from torch import nn
 
 from graders import strategies as ds
 from graders import student
-from graders.checks import assert_close, assert_equal, fail
+from graders.checks import assert_close, assert_equal, close_values, equal_values, fail
 from graders.profiles import examples
 
 mod = student("day4.timeseries")
@@ -173,15 +173,15 @@ def test_standardize_split_matches_the_formula(case):
                                                                                   atol=1e-7)
     values = series.double()
     if isinstance(got[2], torch.Tensor) and got[2].shape == expected[2].shape and not \
-            torch.allclose(got[2].double(), expected[2].double(), **tol) and torch.allclose(
+            close_values(got[2].double(), expected[2].double(), **tol) and close_values(
                 got[2].double(), values.mean(0), **tol):
         fail(f"{what} returned mean {got[2].tolist()}, the mean of the whole series; use the "
              f"training part only (the first {n} steps): the test part must not leak into "
              f"the statistics.")
     if isinstance(got[3], torch.Tensor) and got[3].shape == expected[3].shape:
         unbiased = values[:n].std(0, correction=1) if n > 1 else None
-        if unbiased is not None and torch.allclose(got[3].double(), unbiased, **tol) and not \
-                torch.allclose(unbiased, expected[3].double(), **tol):
+        if unbiased is not None and close_values(got[3].double(), unbiased, **tol) and not \
+                close_values(unbiased, expected[3].double(), **tol):
             fail(f"{what} returned std {got[3].tolist()}, the unbiased (n - 1) estimate; use "
                  f"the population std (unbiased=False / correction=0): {expected[3].tolist()}.")
     names = ("train_std", "test_std", "mean", "std")
@@ -220,8 +220,8 @@ def test_naive_forecast_repeats_the_last_value(data, n, length, features, horizo
     got = mod.naive_forecast(x, horizon)
     expected = x[:, -1:, :].repeat(1, horizon, 1)
     if isinstance(got, torch.Tensor) and got.shape == expected.shape and x.shape[0] > 0 and \
-            length > 1 and torch.equal(got, x[:, :1, :].repeat(1, horizon, 1)) and \
-            not torch.equal(got, expected):
+            length > 1 and equal_values(got, x[:, :1, :].repeat(1, horizon, 1)) and \
+            not equal_values(got, expected):
         fail(f"{what} repeats the first value of each window; the naive forecast repeats the "
              f"last observed one, x[:, -1, :].")
     assert_equal(got, expected, what=what)
@@ -292,10 +292,10 @@ def test_LSTMForecaster_matches_its_lstm_and_head(case):
             "the first F numbers are step 1": oracle_head(output[:, -1]).reshape(
                 len(x), features, horizon).transpose(1, 2),
         }
-    if isinstance(got, torch.Tensor) and got.shape == expected.shape and not torch.allclose(
+    if isinstance(got, torch.Tensor) and got.shape == expected.shape and not close_values(
             got, expected, rtol=1e-5, atol=1e-6):
         for mistake, value in wrong.items():
-            if torch.allclose(got, value, rtol=1e-5, atol=1e-6):
+            if close_values(got, value, rtol=1e-5, atol=1e-6):
                 fail(f"{what}(x of shape {tuple(x.shape)}) forecasts from {mistake}.")
     assert_close(got, expected, rtol=1e-5, atol=1e-6,
                  what=f"{what}(x of shape {tuple(x.shape)}, {x.is_contiguous() and 'contiguous' or 'non-contiguous'})")
@@ -338,7 +338,7 @@ def _train(fn=None):
         start = time.process_time()
         model = fn(train, INPUT_LEN, HORIZON, seed=0)
         cpu = time.process_time() - start
-        kept = torch.equal(torch.get_rng_state(), before)
+        kept = equal_values(torch.get_rng_state(), before)
         _RUNS.clear()
         _RUNS[key] = (model, cpu, kept)
     return _RUNS[key]
@@ -411,7 +411,7 @@ def test_train_forecaster_is_deterministic():
     train, _ = _standardised()
     second = mod.train_forecaster(train, INPUT_LEN, HORIZON, seed=0).state_dict()
     for key, value in first_state.items():
-        if key not in second or not torch.equal(second[key], value):
+        if key not in second or not equal_values(second[key], value):
             fail(f"two calls of train_forecaster(..., seed=0) give different weights ({key} "
                  f"differs): call torch.manual_seed(seed) before building the model and "
                  f"shuffle with a torch.Generator seeded from seed.")

@@ -22,7 +22,8 @@ from torch import nn
 
 from graders import strategies as ds
 from graders import student
-from graders.checks import assert_close, describe_tensor, fail, not_assessed
+from graders.checks import (assert_close, close_values, describe_tensor, equal_values, fail,
+                            not_assessed)
 from graders.profiles import examples
 
 mod = student("day4.transfer")
@@ -132,7 +133,7 @@ def _snapshot(module):
 
 def _changed(module, before):
     now = module.state_dict()
-    return sorted(k for k, v in before.items() if k not in now or not torch.equal(now[k], v))
+    return sorted(k for k, v in before.items() if k not in now or not equal_values(now[k], v))
 
 
 # --- mean_pool ------------------------------------------------------------------------------
@@ -183,7 +184,7 @@ def test_mean_pool_matches_a_masked_mean(inputs):
         for wrong, why in ((masked_sum / hidden.shape[1], "divides the sum of the real tokens' "
                             "states by T, the padded length"),
                            (h.mean(1), "averages over every position, padding included")):
-            if not torch.allclose(wrong, expected.double(), atol=1e-6) and torch.allclose(
+            if not close_values(wrong, expected.double(), atol=1e-6) and close_values(
                     got.double(), wrong, rtol=1e-5, atol=1e-5):
                 fail(f"mean_pool {why}: for the mask {mask.to(torch.int64).tolist()} it returned "
                      f"{got.tolist()}, expected {expected.tolist()}. Divide the masked sum by the "
@@ -191,7 +192,7 @@ def test_mean_pool_matches_a_masked_mean(inputs):
     assert_close(got, expected, rtol=1e-5, atol=1e-5,
                  what=f"mean_pool(hidden {tuple(hidden.shape)}, attention_mask "
                       f"{mask.to(torch.int64).tolist()} as {str(mask.dtype).replace('torch.', '')})")
-    if not (torch.equal(hidden, h0) and torch.equal(mask, m0)):
+    if not (equal_values(hidden, h0) and equal_values(mask, m0)):
         fail("mean_pool changed its inputs in place; it must leave hidden and attention_mask as they were.")
 
 
@@ -208,7 +209,7 @@ def test_mean_pool_ignores_padded_states(inputs, big):
     after = mod.mean_pool(changed, mask)
     if not isinstance(before, torch.Tensor) or not isinstance(after, torch.Tensor):
         fail(f"mean_pool returned {describe_tensor(before)}; expected a tensor.")
-    if before.shape != after.shape or not torch.allclose(before, after, rtol=1e-5, atol=1e-5,
+    if before.shape != after.shape or not close_values(before, after, rtol=1e-5, atol=1e-5,
                                                            equal_nan=True):
         fail(f"mean_pool's result changes when the states at padded positions (mask 0) are set "
              f"to {big:g}: mask {mask.to(torch.int64).tolist()}. Padding must never count: sum "
@@ -274,12 +275,12 @@ def test_embed_sentences_matches_pooled_normalised_states(n, batch_size, start):
              f"{batch_size} texts may be tokenised and encoded together (calls: {tokenizer.calls}).")
     if sum(tokenizer.calls) < len(texts):
         fail(f"{what} tokenised only {sum(tokenizer.calls)} of the {len(texts)} texts.")
-    if got.shape == expected.shape and not torch.allclose(got.norm(dim=1), torch.ones(len(texts)),
+    if got.shape == expected.shape and not close_values(got.norm(dim=1), torch.ones(len(texts)),
                                                            atol=1e-4):
         fail(f"{what}: the rows' L2 norms are {[round(float(x), 4) for x in got.norm(dim=1)]}; "
              f"each embedding must be divided by its norm "
              f"(torch.nn.functional.normalize(x, dim=1)).")
-    if got.shape == expected.shape and not torch.allclose(got, expected, rtol=1e-5, atol=1e-5):
+    if got.shape == expected.shape and not close_values(got, expected, rtol=1e-5, atol=1e-5):
         encoder.eval()
         first = []
         with torch.no_grad():
@@ -288,7 +289,7 @@ def test_embed_sentences_matches_pooled_normalised_states(n, batch_size, start):
                 out = encoder(input_ids=b["input_ids"], attention_mask=b["attention_mask"])
                 first.append(nn.functional.normalize(out.last_hidden_state[:, 0], dim=1))
         first = torch.cat(first)
-        if torch.allclose(got, first, rtol=1e-5, atol=1e-5):
+        if close_values(got, first, rtol=1e-5, atol=1e-5):
             fail(f"{what} returns the state of each text's first token ([CLS]) instead of the "
                  f"mean over its real tokens: pool with mean_pool(states, attention_mask).")
     assert_close(got, expected, rtol=1e-5, atol=1e-5,
@@ -460,7 +461,7 @@ def test_FrozenEncoderClassifier_forward_is_classify():
         with_junk = model.classify(junk, lengths)
     assert_close(via_forward, via_classify, rtol=1e-5, atol=1e-5,
                  what="forward(ids, mask) compared with classify(encoder(ids, mask).last_hidden_state, mask.sum(1))")
-    if not torch.allclose(with_junk, via_classify, rtol=1e-5, atol=1e-5):
+    if not close_values(with_junk, via_classify, rtol=1e-5, atol=1e-5):
         fail(f"classify(states, lengths) changes when the states past each length are replaced "
              f"by other values (lengths {lengths.tolist()}): it must read states[b, :lengths[b]] "
              f"only (pack_padded_sequence with the lengths).")
@@ -479,7 +480,7 @@ def test_FrozenEncoderClassifier_reads_in_order():
             lengths = mask.sum(1)
             forward = model.classify(states, lengths)
             backward = model.classify(states.flip(1), lengths)
-        if not torch.allclose(forward, backward, rtol=1e-4, atol=1e-5):
+        if not close_values(forward, backward, rtol=1e-4, atol=1e-5):
             return
     fail("FrozenEncoderClassifier.classify gives the same logits when every sequence's token "
          "states are reversed: the head ignores word order (a pooled or bag-of-states head), "

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from torch import nn
 
 from graders import student
-from graders.checks import fail
+from graders.checks import close_values, fail
 from graders.day5._helpers import tf_seed  # noqa: F401  (autouse fixture)
 from graders.day5._helpers import ATOL, assert_np_close, keras, set_weights, torch_out
 from graders.day5._port_cases import (
@@ -123,11 +123,11 @@ def test_dense_weights_give_linear_output(n_in, n_out, bias, seed):
     x = rng.normal(size=(3, n_in)).astype(np.float32)
     got = dense(x)
     kernel, weight = np.asarray(weights[0]), linear.weight.detach().numpy()
-    if kernel.shape == weight.T.shape and not np.allclose(kernel, weight.T):
-        if np.allclose(kernel, weight):
+    if kernel.shape == weight.T.shape and not close_values(kernel, weight.T):
+        if close_values(kernel, weight):
             fail(f"{what}[0] is torch's weight as it is; Dense computes x @ kernel, so it needs "
                  f"the transpose (in, out).")
-        if np.allclose(kernel, weight.reshape(kernel.shape)):
+        if close_values(kernel, weight.reshape(kernel.shape)):
             fail(f"{what}[0] is torch's weight reshaped to (in, out); a reshape is not a "
                  f"transpose: the values land in the wrong places.")
     assert_np_close(got, torch_out(linear, x), what=f"Dense with {what} on x (3, {n_in})")
@@ -215,7 +215,7 @@ def _diagnose_rnn(weights, torch_rnn, n_gates, what):
     b_ih, b_hh = torch_rnn.bias_ih_l0.detach().numpy(), torch_rnn.bias_hh_l0.detach().numpy()
     if kernel.shape == w_ih.shape and w_ih.shape != w_ih.T.shape:
         fail(f"{what}[0] has torch's shape ({n_gates}H, D); Keras's kernel is (D, {n_gates}H).")
-    if n_gates == 4 and bias.shape == b_ih.shape and (np.allclose(bias, b_ih) or np.allclose(bias, b_hh)):
+    if n_gates == 4 and bias.shape == b_ih.shape and (close_values(bias, b_ih) or close_values(bias, b_hh)):
         fail(f"{what}[2] is only one of torch's two biases; Keras's LSTM has one bias, which must "
              f"act as bias_ih_l0 and bias_hh_l0 together.")
     names = "ifgo" if n_gates == 4 else "rzn"
@@ -234,8 +234,8 @@ def _diagnose_rnn(weights, torch_rnn, n_gates, what):
                  f"({', '.join(names[i] for i in right)}).")
     if n_gates == 3:
         reorder = lambda b: np.concatenate([np.split(b, 3)[i] for i in right])  # noqa: E731
-        if bias.shape == (2, b_ih.shape[0]) and np.allclose(bias[0], reorder(b_hh)) \
-                and np.allclose(bias[1], reorder(b_ih)) and not np.allclose(b_ih, b_hh):
+        if bias.shape == (2, b_ih.shape[0]) and close_values(bias[0], reorder(b_hh)) \
+                and close_values(bias[1], reorder(b_ih)) and not close_values(b_ih, b_hh):
             fail(f"{what}[2] has the recurrent bias in row 0 and the input bias in row 1; Keras's "
                  f"GRU(reset_after=True) wants the input bias first.")
         if bias.shape == b_ih.shape:
@@ -400,7 +400,7 @@ def _mlp_notes(model, keras_model):
     if len(linears) == len(denses):
         for i, (lin, dense) in enumerate(zip(linears, denses)):
             kernel, weight = np.asarray(dense.kernel), lin.weight.detach().numpy()
-            if kernel.shape == weight.shape and np.allclose(kernel, weight) and not np.allclose(kernel, weight.T):
+            if kernel.shape == weight.shape and close_values(kernel, weight) and not close_values(kernel, weight.T):
                 notes.append(f"Dense {i} holds torch's weight untransposed (Dense computes x @ kernel).")
             if getattr(dense, "activation", None) not in (None, keras.activations.linear):
                 notes.append(f"Dense {i} has its own activation; torch's Linear has none.")
@@ -536,7 +536,7 @@ def test_port_text_classifier_matches_torch(v, e, h, c, t, int32, seed):
             if isinstance(lay, keras.layers.LSTM) and len(lay.weights) == 3:
                 bias, lstm = np.asarray(lay.weights[2]), model.lstm
                 for name in ("bias_ih_l0", "bias_hh_l0"):
-                    if np.allclose(bias, getattr(lstm, name).detach().numpy()):
+                    if close_values(bias, getattr(lstm, name).detach().numpy()):
                         notes.append(f"The Keras LSTM's bias is torch's {name} alone; it must act as "
                                      f"bias_ih_l0 and bias_hh_l0 together.")
         fail(" ".join([str(e), *notes]))

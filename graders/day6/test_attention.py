@@ -14,7 +14,7 @@ from torch import nn
 
 from graders import student
 from graders import strategies as ds
-from graders.checks import assert_close, fail
+from graders.checks import assert_close, close_values, fail
 from graders.forbid import forbidden_calls
 from graders.gpu import gpu_parity
 from graders.profiles import examples
@@ -125,7 +125,7 @@ def _diagnose(got, q, k, v, kwargs) -> None:
         g, w = got.double(), wrong
         if rows is not None:
             g, w = g[rows], w[rows]
-        if torch.allclose(g, w, rtol=1e-4, atol=1e-5):
+        if close_values(g, w, rtol=1e-4, atol=1e-5):
             fail(f"scaled_dot_product_attention gives the wrong result: {why}.")
 
 
@@ -150,7 +150,7 @@ def test_scaled_dot_product_attention_matches_torch(inputs):
     got = mod.scaled_dot_product_attention(q, k, v, **kwargs)
     expected = _oracle(q, k, v, kwargs).to(q.dtype)
     tol = 2e-5 if q.dtype == torch.float32 else 1e-10
-    if isinstance(got, torch.Tensor) and got.shape == expected.shape and not torch.allclose(
+    if isinstance(got, torch.Tensor) and got.shape == expected.shape and not close_values(
             got.double(), expected.double(), rtol=tol, atol=tol):
         _diagnose(got, q, k, v, kwargs)
     assert_close(got, expected, rtol=tol, atol=tol, what=_describe(q, k, v, kwargs))
@@ -175,7 +175,7 @@ def test_scaled_dot_product_attention_masks_before_the_softmax(inputs):
         fail(f"with v = identity (so that the output shows the attention weights), a forbidden "
              f"key gets weight {leaked:.3g} in {_describe(q, k, eye, kwargs)}: forbidden pairs "
              f"must get -inf scores before the softmax, so that their weight is exactly 0.")
-    if not torch.allclose(sums, torch.ones_like(sums), atol=1e-9):
+    if not close_values(sums, torch.ones_like(sums), atol=1e-9):
         worst = (sums - 1).abs().amax().item()
         fail(f"the attention weights of a query do not sum to 1 (off by up to {worst:.3g}) in "
              f"{_describe(q, k, eye, kwargs)}: mask the scores BEFORE the softmax; zeroing "
@@ -339,9 +339,9 @@ def test_MultiHeadSelfAttention_matches_torch(case):
     what = (f"MultiHeadSelfAttention({embed}, {heads})(x of shape {tuple(x.shape)}, "
             f"causal={causal})")
     if heads > 1 and isinstance(got, torch.Tensor) and got.shape == expected.shape and \
-            not torch.allclose(got, expected, rtol=1e-4, atol=1e-4):
+            not close_values(got, expected, rtol=1e-4, atol=1e-4):
         wrong_scale = _scaled_by_embed(mha64, x.double(), heads, causal).float()
-        if torch.allclose(got, wrong_scale, rtol=1e-4, atol=1e-4):
+        if close_values(got, wrong_scale, rtol=1e-4, atol=1e-4):
             fail(f"{what} scales the scores by 1/sqrt(E) = 1/sqrt({embed}); each head uses its "
                  f"own size: 1/sqrt(E / num_heads) = 1/sqrt({embed // heads}).")
     assert_close(got, expected, rtol=1e-4, atol=1e-5, what=what)

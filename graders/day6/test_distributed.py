@@ -14,7 +14,7 @@ import torch
 import torch.distributed as dist
 
 from graders import student
-from graders.checks import assert_close, fail
+from graders.checks import assert_close, close_values, fail
 from graders.day6 import _helpers as h
 
 mod = student("day6.distributed")
@@ -45,7 +45,7 @@ def test_average_gradients_in_a_group_of_one():
                          f"(its .grad was None): leave such parameters alone.")
                 continue
             got = p.grad
-            if got is not None and torch.allclose(got, before[name] / 2):
+            if got is not None and close_values(got, before[name] / 2):
                 fail("average_gradients halved the gradients in a group of 1 process: divide by "
                      "dist.get_world_size(), never by a hard-coded 2.")
             assert_close(got, before[name], rtol=1e-12, atol=0.0,
@@ -80,13 +80,13 @@ def test_average_gradients_across_two_processes():
                 if got is None:
                     fail(f"after average_gradients, `{name}` has no gradient on rank {rank}.")
                 total = sum(s["before"][name] for s in shards)
-                if torch.allclose(got, total, rtol=1e-9, atol=1e-12) and not torch.allclose(
+                if close_values(got, total, rtol=1e-9, atol=1e-12) and not close_values(
                     total, expected, rtol=1e-6, atol=1e-9
                 ):
                     fail(f"on rank {rank}, the gradient of `{name}` is the SUM over the 2 "
                          f"processes, not the mean: divide by dist.get_world_size() after "
                          f"the all_reduce.")
-                if torch.allclose(got, scenario["before"][name], rtol=1e-12, atol=0.0):
+                if close_values(got, scenario["before"][name], rtol=1e-12, atol=0.0):
                     fail(f"on rank {rank}, the gradient of `{name}` is still the rank's own "
                          f"gradient: it was not all-reduced (or the result was not written "
                          f"back into p.grad).")
@@ -154,10 +154,10 @@ def test_train_data_parallel_matches_one_process():
     ]
     for name, value in expected.items():
         got = state[name]
-        if isinstance(got, torch.Tensor) and got.shape == value.shape and not torch.allclose(
+        if isinstance(got, torch.Tensor) and got.shape == value.shape and not close_values(
                 got.to(value.dtype), value, rtol=1e-9, atol=1e-12):
             for alt, why in hints:
-                if torch.allclose(got.to(value.dtype), alt[name], rtol=1e-9, atol=1e-12):
+                if close_values(got.to(value.dtype), alt[name], rtol=1e-9, atol=1e-12):
                     fail(f"train_data_parallel's `{name}` matches training where {why}.")
         assert_close(got, value, rtol=1e-9, atol=1e-12, check_device=True,
                      what=f"`{name}` of the state_dict returned by train_data_parallel (expected: "

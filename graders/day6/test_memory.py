@@ -8,7 +8,7 @@ import torch
 from torch import nn
 
 from graders import student
-from graders.checks import assert_close, assert_equal, fail
+from graders.checks import assert_close, assert_equal, close_values, equal_values, fail
 
 mod = student("day6.memory")
 
@@ -147,7 +147,7 @@ def test_checkpointed_forward_matches_plain_forward():
     """Are the output and the gradients (parameters, and x when it requires grad) the plain ones?"""
     x0 = torch.randn(2, 3, dtype=torch.float64)
     same = mod.checkpointed_forward([], x0)
-    if same is not x0 and not (isinstance(same, torch.Tensor) and torch.equal(same, x0)):
+    if same is not x0 and not (isinstance(same, torch.Tensor) and equal_values(same, x0)):
         fail("checkpointed_forward([], x) must return x unchanged.")
     for depth, width, batch, needs_grad, seed in CASES:
         what = (f"checkpointed_forward over {depth} block(s) of width {width}, x "
@@ -209,7 +209,7 @@ def test_checkpointed_forward_recomputes_dropout_with_the_same_numbers():
     exp_grads, _ = _grads(blocks_ref, x, expected, upstream)
     got_grads, _ = _grads(blocks, x, got, upstream)
     for i, (g, e) in enumerate(zip(got_grads, exp_grads)):
-        if g is None or not torch.allclose(g, e, rtol=1e-9, atol=1e-12):
+        if g is None or not close_values(g, e, rtol=1e-9, atol=1e-12):
             fail(f"with dropout in the blocks, the gradient of parameter {i} differs from the "
                  f"plain pass: the recomputation drew other dropout masks. Keep "
                  f"preserve_rng_state=True (the default of checkpoint).")

@@ -8,7 +8,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from graders import student
-from graders.checks import assert_close, fail
+from graders.checks import assert_close, close_values, equal_values, fail
 from graders.gpu import gpu_parity
 
 mod = student("day6.mixed_precision")
@@ -138,17 +138,17 @@ def test_amp_train_step_matches_a_correct_step():
             initial = dict(start.named_parameters())[name]
             step = (p - initial).detach().abs().max().item()
             tol = 1e-3 * step + 1e-7
-            if not torch.allclose(got[name].detach(), p.detach(), rtol=0, atol=tol):
+            if not close_values(got[name].detach(), p.detach(), rtol=0, atol=tol):
                 for mistake, why in MISTAKES.items():
                     alt_model, alt_opt, alt_scaler = _make(seed, opt_kind, enabled)
                     for batch in batches:
                         _oracle_step(alt_model, batch, F.mse_loss, alt_opt, alt_scaler, max_norm,
                                      mistake)
                     alt = dict(alt_model.named_parameters())[name].detach()
-                    if not torch.allclose(alt, p.detach(), rtol=0, atol=tol) and torch.allclose(
+                    if not close_values(alt, p.detach(), rtol=0, atol=tol) and close_values(
                             got[name].detach(), alt, rtol=0, atol=tol):
                         fail(f"{what}, `{name}` is wrong: {why}.")
-                if torch.equal(got[name].detach(), initial.detach()):
+                if equal_values(got[name].detach(), initial.detach()):
                     fail(f"{what}, `{name}` has not changed at all: the optimizer step never ran "
                          f"(step through scaler.step(optimizer)).")
             assert_close(got[name], p, rtol=0, atol=tol, what=f"`{name}` {what}")
@@ -211,14 +211,14 @@ def test_amp_train_step_skips_non_finite_steps(enabled, kind):
         what = (f"a step with {'an inf gradient' if kind == 'inf' else 'a NaN input'} "
                 f"(scaler {'enabled' if enabled else 'disabled'}, max_grad_norm={max_norm})")
         for name, p in model.named_parameters():
-            if not torch.equal(p.detach(), weights[name]):
+            if not equal_values(p.detach(), weights[name]):
                 advice = ("a disabled GradScaler's step() calls optimizer.step() without "
                           "looking at the gradients: check torch.isfinite on every gradient "
                           "yourself and skip the step" if not enabled else
                           "step through scaler.step(optimizer), which skips it")
                 fail(f"{what} changed `{name}`: the step must be skipped; {advice}.")
         for (label, before), (_, after) in zip(state, _state_tensors(opt)):
-            if not torch.equal(before, after):
+            if not equal_values(before, after):
                 fail(f"{what} changed {label}: a skipped step must not touch the optimizer.")
         if enabled:
             scale /= 2
@@ -228,7 +228,7 @@ def test_amp_train_step_skips_non_finite_steps(enabled, kind):
     if handle is not None:
         handle.remove()
     mod.amp_train_step(model, good, F.mse_loss, opt, scaler, "cpu", torch.bfloat16, 1.0)
-    if all(torch.equal(p.detach(), weights[n]) for n, p in model.named_parameters()):
+    if all(equal_values(p.detach(), weights[n]) for n, p in model.named_parameters()):
         fail("after the skipped steps, a step with finite gradients did not change the weights: "
              "are the non-finite gradients of the skipped step still there? Clear the "
              "gradients at the start of every step (optimizer.zero_grad()).")

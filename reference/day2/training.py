@@ -374,7 +374,7 @@ def fit_with_early_stopping(
         raise ValueError(f"max_epochs and patience must be at least 1, got {max_epochs}, "
                          f"{patience}")
     stopper = EarlyStopping(patience)
-    best_state = _copy_state(model)
+    best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
     history: list[float] = []
     for epoch in range(max_epochs):
         model.train()
@@ -390,19 +390,14 @@ def fit_with_early_stopping(
                 count += len(inputs)
         history.append(total / count)
         stop = stopper.step(history[-1])
-        if stopper.best_epoch == epoch:
-            best_state = _copy_state(model)
+        if stopper.best_epoch == epoch:  # a copy: state_dict() shares memory with the model
+            best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
         if stop:
             break
     model.load_state_dict(best_state)
     model.eval()
     return {"best_epoch": stopper.best_epoch, "best_val_loss": stopper.best,
             "epochs_run": len(history), "history": history}
-
-
-def _copy_state(model: nn.Module) -> dict[str, Tensor]:
-    """A copy of the whole state dict (parameters and buffers) that training cannot change."""
-    return {k: v.detach().clone() for k, v in model.state_dict().items()}
 
 
 def train_digits_mlp(seed: int = 0) -> nn.Module:

@@ -107,3 +107,27 @@ def test_nbgrader_generates_and_autogrades(tmp_path):
         mallory = gb.find_submission("day1", "mallory")
         assert mallory.score == 0, {g.name: g.score for nb in mallory.notebooks for g in nb.grades}
     assert not list(course.rglob(".hypothesis"))
+
+
+@pytest.mark.parametrize("day", registry.days())
+def test_helpers_cells_run_in_both_versions(day):
+    """Do the setup cells run in a notebook (imports from the day's other modules included), and
+    each module's helpers cell as written (the reference's helpers at module level) and as
+    nbgrader gives it to students (its region replaced by a raising stub)?"""
+    import re
+
+    nb = day_notebook(day)
+    namespace: dict = {"__name__": f"notebook_{day}"}
+    for cell in nb.cells:
+        meta = cell.metadata["nbgrader"]
+        if cell.cell_type != "code" or meta.get("grade"):
+            continue
+        if meta["grade_id"].endswith("-setup"):
+            exec(compile(cell.source, meta["grade_id"], "exec"), namespace)
+        elif meta["grade_id"].endswith("-solution"):  # the names later modules import
+            exec(compile(cell.source.replace("### ", "# "), meta["grade_id"], "exec"), namespace)
+        elif meta["grade_id"].endswith("-helpers"):
+            student = re.sub(r"( *)### BEGIN SOLUTION.*?### END SOLUTION",
+                             r"\1# YOUR CODE HERE\n\1raise NotImplementedError()", cell.source, flags=re.S)
+            exec(compile(student, meta["grade_id"], "exec"), dict(namespace))
+            exec(compile(cell.source, meta["grade_id"], "exec"), namespace)

@@ -3,8 +3,9 @@
     DIR/nbgrader_config.py
     DIR/source/day1/day1.ipynb   ...
 
-Each notebook has, per module, a read-only markdown cell with the module's docstring and a
-read-only setup cell (the stub's imports and helpers); per exercise, a read-only markdown cell
+Each notebook has, per module, a read-only markdown cell with the module's docstring, a
+read-only setup cell (the stub's imports and helpers) and, where the reference has imports or
+helpers of its own, a cell for the student's own helpers (the reference's in a solution region); per exercise, a read-only markdown cell
 with the stub's docstring, a solution cell (the reference between ``### BEGIN SOLUTION`` and
 ``### END SOLUTION``, the signature and docstring outside: :mod:`graders.export.solution_cells`)
 and a locked autograder cell worth the registry's points, with ``grade_id`` the exercise
@@ -30,7 +31,7 @@ import nbformat
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
 from graders import _runtime, registry
-from graders.export.solution_cells import solution_cell, split_stub
+from graders.export.solution_cells import helpers_cell, sibling_imports, solution_cell, split_stub
 
 CONFIG = '''\
 """nbgrader configuration of the Deep Learning Drills course (written by `drills export nbgrader`)."""
@@ -104,7 +105,10 @@ def day_notebook(day: str, only: set[str] | None = None) -> nbformat.NotebookNod
         ref = (_runtime.REFERENCE_DIR / rel).read_text("utf-8")
         parts = split_stub(stub, {e.name for e in registry.exercises() if e.module == module})
         cells.append(_markdown(f"## `{rel.as_posix()}`\n\n{parts.docstring}", f"{module}.text"))
-        cells.append(_code(parts.setup, f"{module}.setup"))
+        cells.append(_code(sibling_imports(parts.setup), f"{module}.setup"))
+        helpers = helpers_cell(ref, stub)
+        if helpers is not None:
+            cells.append(_code(helpers, f"{module}.helpers", solution=True))
         for ex in mine:
             doc = parts.docstrings.get(ex.name, "")
             cells.append(_markdown(

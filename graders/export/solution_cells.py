@@ -2,9 +2,9 @@
 
 For an exercise function, the cell is the reference's ``def`` line(s) and docstring, then its
 body between ``### BEGIN SOLUTION`` and ``### END SOLUTION`` (nbgrader replaces the region with
-``raise NotImplementedError()`` in the student version). Module-level helpers and constants that
-only the reference has are copied into the region of each function that uses them, so the
-student version never names them. For a class, each method the stub also has keeps its
+``raise NotImplementedError()`` in the student version). The imports, helpers and constants that
+only the reference has go, at module level, into one region of the module's helpers cell
+(:func:`helpers_cell`), so the student version never names them. For a class, each method the stub also has keeps its
 signature and docstring outside its region; a class with methods the stub lacks has its whole
 body in one region after the class docstring.
 """
@@ -84,32 +84,65 @@ def _helpers(ref: ast.Module, ref_lines: list[str], stub: ast.Module) -> dict[st
     return out
 
 
-def _needed(node: ast.AST, helpers: dict[str, tuple[ast.stmt, str]]) -> list[str]:
-    """The helper sources that ``node`` uses, directly or through other helpers, in file order."""
-    todo, seen = list(_names(node) & set(helpers)), set()
-    while todo:
-        name = todo.pop()
-        if name in seen:
-            continue
-        seen.add(name)
-        todo.extend(_names(helpers[name][0]) & set(helpers) - seen)
-    ordered = sorted({helpers[n][1]: helpers[n][0].lineno for n in seen}.items(), key=lambda kv: kv[1])
-    return [text for text, _ in ordered]
-
-
 def _indent(text: str, prefix: str) -> list[str]:
     return [prefix + line if line.strip() else "" for line in text.splitlines()]
 
 
-def _function_cell(node: ast.FunctionDef | ast.AsyncFunctionDef, lines: list[str],
-                   helpers: dict[str, tuple[ast.stmt, str]]) -> list[str]:
+def _function_cell(node: ast.FunctionDef | ast.AsyncFunctionDef, lines: list[str]) -> list[str]:
     body = _body_start(node)
     indent = " " * node.body[0].col_offset
-    out = lines[_start(node):body] + [indent + BEGIN]
-    for text in _needed(node, helpers):
-        out += _indent(text, indent)
-    out += lines[body:node.end_lineno] + [indent + END]
-    return out
+    return lines[_start(node):body] + [indent + BEGIN] + lines[body:node.end_lineno] + [indent + END]
+
+
+HELPERS_INTRO = "# Helpers of your own for this module (imports, functions, constants), if you want any."
+
+
+def sibling_imports(setup: str) -> str:
+    """Setup code whose imports from the day's other modules (``from .text import encode``)
+    also run in the notebook, where the cells above already define those names."""
+    tree = ast.parse(setup)
+    lines = setup.splitlines()
+    for node in reversed(tree.body):
+        if isinstance(node, ast.ImportFrom) and node.level:
+            block = ["try:", *("    " + line for line in lines[node.lineno - 1:node.end_lineno]),
+                     "except ImportError:  # in this notebook, the cells above define them",
+                     "    pass"]
+            lines[node.lineno - 1:node.end_lineno] = block
+    return "\n".join(lines)
+
+
+def helpers_cell(ref_source: str, stub_source: str) -> str | None:
+    """The module's cell for the reference's own imports and helpers (None when it has none).
+
+    They stay at module level (a helper handed to another process must be importable by its
+    name), inside a solution region wrapped so that the student version, whose region raises
+    ``NotImplementedError``, runs without error::
+
+        try:
+            ### BEGIN SOLUTION
+            import datetime
+            def _free_port(): ...
+            ### END SOLUTION
+        except NotImplementedError:
+            pass
+    """
+    ref = ast.parse(ref_source)
+    stub = ast.parse(stub_source)
+    lines = ref_source.splitlines()
+    in_stub = {ast.unparse(n) for n in stub.body}
+    imports = [n for n in ref.body if isinstance(n, (ast.Import, ast.ImportFrom))
+               and ast.unparse(n) not in in_stub and getattr(n, "module", "") != "__future__"]
+    helpers = {id(node): node for node, _ in _helpers(ref, lines, stub).values()}
+    nodes = sorted([*imports, *helpers.values()], key=lambda n: n.lineno)
+    if not nodes:
+        return None
+    body: list[str] = []
+    for node in nodes:
+        if body and not isinstance(node, (ast.Import, ast.ImportFrom)):
+            body.append("")
+        body += _indent(sibling_imports("\n".join(lines[_start(node):node.end_lineno])), "    ")
+    return "\n".join([HELPERS_INTRO, "try:", "    " + BEGIN, *body, "    " + END,
+                      "except NotImplementedError:", "    pass"]) + "\n"
 
 
 def solution_cell(ref_source: str, stub_source: str, name: str) -> str:
@@ -117,10 +150,9 @@ def solution_cell(ref_source: str, stub_source: str, name: str) -> str:
     ref = ast.parse(ref_source)
     stub = ast.parse(stub_source)
     lines = ref_source.splitlines()
-    helpers = _helpers(ref, lines, stub)
     node = _defs(ref)[name]
     if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
-        return "\n".join(_function_cell(node, lines, helpers)) + "\n"
+        return "\n".join(_function_cell(node, lines)) + "\n"
     stub_cls = _defs(stub).get(name)
     stub_methods = set(_defs(stub_cls)) if isinstance(stub_cls, ast.ClassDef) else set()  # type: ignore[arg-type]
     methods = [n for n in node.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))]
@@ -129,13 +161,10 @@ def solution_cell(ref_source: str, stub_source: str, name: str) -> str:
     body = _body_start(node)
     if others or any(m.name not in stub_methods for m in methods):
         indent = " " * (node.col_offset + 4)
-        out = lines[_start(node):body] + [indent + BEGIN]
-        for text in _needed(node, helpers):
-            out += _indent(text, indent)
-        out += lines[body:node.end_lineno] + [indent + END]
+        out = lines[_start(node):body] + [indent + BEGIN] + lines[body:node.end_lineno] + [indent + END]
         return "\n".join(out) + "\n"
     out = lines[_start(node):body]
     for m in methods:
         out += [""] if out and out[-1].strip() else []
-        out += _function_cell(m, lines, helpers)
+        out += _function_cell(m, lines)
     return "\n".join(out) + "\n"

@@ -18,7 +18,7 @@ from torch import nn
 
 from graders import strategies as ds
 from graders import student
-from graders.checks import assert_close, assert_equal, fail
+from graders.checks import assert_close, assert_equal, close_values, equal_values, fail
 from graders.forbid import forbidden_calls
 from graders.profiles import examples
 
@@ -97,7 +97,7 @@ def _check_untouched(model, modes, grads, what: str) -> None:
         fail(f"{what} changed the mode of {changed}: leave every submodule in the mode it had "
              f"(save each one's `training` flag and restore it, not model.train()).")
     for name, p in model.named_parameters():
-        if p.grad is None or not torch.equal(p.grad, grads[name]):
+        if p.grad is None or not equal_values(p.grad, grads[name]):
             fail(f"{what} changed {name}.grad (it held a stale gradient that must stay as it "
                  f"was): use torch.autograd.grad, never loss.backward(), and no zero_grad.")
 
@@ -363,7 +363,7 @@ def _run_attribution(call, model, x, what: str):
     _check_untouched(model, modes, grads, what)
     now = dict(model.named_buffers())
     for key, value in buffers.items():
-        if not torch.equal(now[key], value):
+        if not equal_values(now[key], value):
             fail(f"{what} changed the buffer {key} (BatchNorm's running statistics move in "
                  f"train mode): run every submodule in eval mode during the call.")
     if x.grad is not None or x.requires_grad:
@@ -385,12 +385,12 @@ def test_saliency_is_the_abs_gradient_of_the_target_logit(case):
     grad, logits = _target_grads(model, x, target)
     expected = grad.abs()
     if isinstance(got, torch.Tensor) and got.shape == expected.shape and \
-            not torch.allclose(got, expected, rtol=1e-6, atol=1e-9):
-        if torch.allclose(got, grad, rtol=1e-6, atol=1e-9):
+            not close_values(got, expected, rtol=1e-6, atol=1e-9):
+        if close_values(got, grad, rtol=1e-6, atol=1e-9):
             fail(f"{what} returned the signed gradient; saliency is its absolute value.")
         best = logits.argmax(1)
         alt, _ = _target_grads(model, x, best)
-        if torch.allclose(got, alt.abs(), rtol=1e-6, atol=1e-9) and not torch.equal(best, target):
+        if close_values(got, alt.abs(), rtol=1e-6, atol=1e-9) and not equal_values(best, target):
             fail(f"{what} differentiates the largest logit; use the logit of each sample's "
                  f"target class, logits[i, target[i]].")
     assert_close(got, expected, rtol=1e-6, atol=1e-9,
@@ -450,7 +450,7 @@ def test_integrated_gradients_reproduces_captum_riemann_middle(case, steps, zero
     expected = captum_riemann_middle(model, x, baseline, target, steps)
     tol = dict(rtol=1e-5, atol=1e-7)
     if isinstance(got, torch.Tensor) and got.shape == expected.shape and \
-            not torch.allclose(got, expected, **tol):
+            not close_values(got, expected, **tol):
         hints = [
             (captum_riemann_middle(model, x, baseline, target, steps, multiply=False),
              "the mean gradient without the factor (x - baseline)"),
@@ -459,7 +459,7 @@ def test_integrated_gradients_reproduces_captum_riemann_middle(case, steps, zero
              "alpha = k / steps (the left Riemann sum); use the midpoints (k + 0.5) / steps"),
         ]
         for value, mistake in hints:
-            if torch.allclose(got, value, **tol) and not torch.allclose(value, expected, **tol):
+            if close_values(got, value, **tol) and not close_values(value, expected, **tol):
                 fail(f"{what} returned {mistake}.")
     assert_close(got, expected, **tol,
                  what=f"{what} against Captum's riemann_middle (alpha_k = (k + 0.5) / steps, "
@@ -479,7 +479,7 @@ def test_integrated_gradients_is_complete():
         f = lambda z: model(z).gather(1, target[:, None]).squeeze(1)  # noqa: E731
         delta = f(x) - f(baseline)
     sums = got.sum(dim=1)
-    if not torch.allclose(sums, delta, rtol=1e-5, atol=1e-6):
+    if not close_values(sums, delta, rtol=1e-5, atol=1e-6):
         fail(f"the attributions of integrated_gradients(..., steps=500) sum per sample to "
              f"{sums.tolist()}; completeness requires f(x) - f(baseline) = {delta.tolist()}. "
              f"Multiply the mean gradient by (x - baseline), and evaluate f at "

@@ -169,10 +169,11 @@ def _compare_stats(got, expected, what: str) -> None:
 
 
 @settings(max_examples=examples(15))
-@given(model=stats_nets(), seed=st.integers(0, 100), n=st.integers(1, 5))
-def test_activation_stats_match_forward_hooks(model, seed, n):
+@given(model=stats_nets(), seed=st.integers(0, 100), n=st.integers(1, 5), data=st.data())
+def test_activation_stats_match_forward_hooks(model, seed, n, data):
     """Are mean, population std and frac_zero those of each leaf's last output, by its name?"""
-    x = torch.randn(n, 4, generator=torch.Generator().manual_seed(seed), dtype=torch.float64)
+    x = data.draw(ds.layout(torch.randn(n, 4, generator=torch.Generator().manual_seed(seed),
+                                        dtype=torch.float64)), label="x")
     grads = _stale(model)
     modes = [m.training for m in model.modules()]
     recorder = model.part(4)

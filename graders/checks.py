@@ -139,6 +139,11 @@ def _exact(v: Any) -> bool:
     return id(type(v)) in _EXACT_IDS
 
 
+def _one_of(t: type, *types: type) -> bool:
+    """``t in types`` by identity (a metaclass's ``__eq__`` has no say)."""
+    return any(t is x for x in types)
+
+
 def _sub(v: Any, cls: type) -> bool:
     """``isinstance`` by the real type (an object cannot claim a class with ``__class__``)."""
     return issubclass(type(v), cls)
@@ -392,7 +397,7 @@ def _to_objects(r: Any) -> Any:
 def describe_tensor(t: Any) -> str:
     """``shape (2, 3) float32 on cpu, strides (1, 2), offset 0`` or the repr of a non-tensor."""
     try:
-        r = t if type(t) in (PlainTensor, Opaque) else _record(t)
+        r = t if _one_of(type(t), PlainTensor, Opaque) else _record(t)
     except (_Lie, RecursionError):
         return f"a {_type_name(t)}"
     return _describe(r)
@@ -419,7 +424,7 @@ def _repr(r: Any) -> str:
         return "[" + ", ".join(_repr(x) for x in r) + "]"
     if t is dict:
         return "{" + ", ".join(f"{_repr(k)}: {_repr(v)}" for k, v in r.items()) + "}"
-    if t in (set, frozenset):
+    if _one_of(t, set, frozenset):
         return repr(r) if all(_exact(x) for x in r) else f"a {t.__name__}"
     return repr(r)
 
@@ -501,7 +506,7 @@ def _assert_close(got: Any, expected: Any, *, rtol, atol, what: str, check_dtype
     __tracebackhide__ = True
     te = type(expected)
     if te is tuple or te is list:
-        if type(got) not in (tuple, list) or len(got) != len(expected):
+        if not _one_of(type(got), tuple, list) or len(got) != len(expected):
             fail(f"{what} returned {_describe(got)}, expected a sequence of "
                  f"{len(expected)} items.")
         for i, (g, e) in enumerate(zip(got, expected)):
@@ -523,7 +528,7 @@ def _assert_close(got: Any, expected: Any, *, rtol, atol, what: str, check_dtype
     if te is int or te is float:
         if type(got) is PlainTensor and got.numel == 1 and got.values is not None:
             got = _item(got.values, 0)
-        if type(got) not in (int, float):
+        if not _one_of(type(got), int, float):
             fail(f"{what} returned {_describe(got)}, expected a number close to {expected!r}.")
         tol = (atol if atol is not None else 1e-8) + (rtol if rtol is not None else 1e-6) * abs(expected)
         if not (abs(got - expected) <= tol or (equal_nan and math.isnan(got) and math.isnan(expected))):
@@ -626,14 +631,14 @@ def _equal(got: Any, expected: Any) -> bool:
                 and _tensors_equal(got, expected, nan_equal=True))
     if te is Opaque or tg is Opaque:
         return te is tg and got.obj is expected.obj
-    if te in (tuple, list) or tg in (tuple, list):
+    if _one_of(te, tuple, list) or _one_of(tg, tuple, list):
         return te is tg and len(got) == len(expected) and all(
             _equal(g, e) for g, e in zip(got, expected))
     if te is dict or tg is dict:
         return te is tg and set(got) == set(expected) and all(
             _equal(got[k], expected[k]) for k in expected)
-    if te in (set, frozenset) or tg in (set, frozenset):
-        return tg in (set, frozenset) and te in (set, frozenset) and got == expected
+    if _one_of(te, set, frozenset) or _one_of(tg, set, frozenset):
+        return _one_of(tg, set, frozenset) and _one_of(te, set, frozenset) and got == expected
     return bool(got == expected)  # two exact built-in values (or torch.dtype, torch.device...)
 
 
@@ -648,7 +653,7 @@ def assert_equal(got: Any, expected: Any, *, what: str = "your function") -> Non
         if not _tensors_equal(g, e, nan_equal=True):
             _compare_values(g, e, rtol=0.0, atol=0.0, what=what, equal_nan=True)
         return
-    if type(e) in (tuple, list) and type(g) in (tuple, list) and type(g) is not type(e):
+    if _one_of(type(e), tuple, list) and _one_of(type(g), tuple, list) and type(g) is not type(e):
         fail(f"{what} returned a {type(g).__name__} {_repr(g)}, expected a "
              f"{type(e).__name__} {_repr(e)}.")
     if not _equal(g, e):
@@ -672,7 +677,7 @@ def close_values(a: Any, b: Any, rtol: float = 1e-05, atol: float = 1e-08,
     __tracebackhide__ = True
     ra, rb = _plain(a, "the value compared"), _plain(b, "the value compared")
     if type(ra) is not PlainTensor or type(rb) is not PlainTensor:
-        if type(ra) in (int, float) and type(rb) in (int, float):
+        if _one_of(type(ra), int, float) and _one_of(type(rb), int, float):
             return bool(abs(ra - rb) <= atol + rtol * abs(rb)
                         or (equal_nan and math.isnan(ra) and math.isnan(rb))
                         or (ra == rb))

@@ -357,6 +357,13 @@ class _TorchObserver(TorchFunctionMode):
 class _AtenObserver(TorchDispatchMode):
     """Sees the dispatcher's operators, whatever called them."""
 
+    @classmethod
+    def _should_skip_dynamo(cls) -> bool:
+        # torch wraps a mode's __torch_dispatch__ to keep torch.compile out of it, and that
+        # wrapper imports torch._dynamo (some 900 modules, seconds) on the first operator. The
+        # observers never run under torch.compile: no wrapper, no import.
+        return False
+
     def __init__(self, spec: _Spec, seen: list[str]) -> None:
         super().__init__()
         self.spec, self.seen = spec, seen
@@ -378,15 +385,6 @@ _UNSEEN = object()
 #: How hidden calls are named in the message.
 HIDDEN_THREAD = "`threading` (code run in another thread is hidden from this check)"
 HIDDEN_MODES = "torch's mode-stack switches (they hide calls from this check)"
-
-
-def _import_what_dispatch_modes_import() -> None:
-    """Import ``torch._dynamo`` (about 900 modules) before the profile hook is on.
-
-    The first operator run under a ``TorchDispatchMode`` imports it; under the profile hook that
-    import takes several times longer (15 s instead of 4 on a busy 2-core machine).
-    """
-    import torch._dynamo  # noqa: F401
 
 
 @contextmanager
@@ -438,7 +436,6 @@ def forbidden_calls(*names: str, what: str, why: str = "") -> Iterator[None]:
             return
         note(hit)
 
-    _import_what_dispatch_modes_import()
     previous = sys.getprofile()
     observer = _TorchObserver(spec, seen)
     aten = _AtenObserver(spec, seen)
@@ -505,6 +502,8 @@ class _Counter(TorchFunctionMode):
 
 
 class _OpCounter(TorchDispatchMode):
+    _should_skip_dynamo = _AtenObserver._should_skip_dynamo
+
     def __init__(self) -> None:
         super().__init__()
         self.count = 0

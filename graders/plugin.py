@@ -233,19 +233,47 @@ def _drills_seed(request: pytest.FixtureRequest):
         torch.set_num_threads(threads)
 
 
+_HYPOTHESIS_AT_START: list[tuple] = []
+
+
+def _hypothesis_settings() -> tuple:
+    """hypothesis' active profile, default settings and registered profiles."""
+    from hypothesis import _settings as hs
+
+    return hs.settings._current_profile, hs.default_variable.value, dict(hs.settings._profiles)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection(session: pytest.Session) -> None:
+    """Remember hypothesis' settings as the kit chose them, before any code under test runs
+    (a module under test may be imported while tests are collected)."""
+    _HYPOTHESIS_AT_START[:] = [_hypothesis_settings()]
+
+
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_call(item: pytest.Item):
-    """A grader test whose code under test steered hypothesis fails, even where hypothesis
-    could not record the failure (see :func:`graders.checks.guard_hypothesis`)."""
+    """Every grader test starts from the kit's hypothesis settings; one whose code under test
+    steered hypothesis fails, even where hypothesis could not record the failure (see
+    :func:`graders.checks.guard_hypothesis`)."""
+    if _HYPOTHESIS_AT_START and item.nodeid in item.config.stash[_EXERCISES]:
+        name, default, registered = _HYPOTHESIS_AT_START[0]
+        if _hypothesis_settings()[:2] != (name, default) or _hypothesis_settings()[2] != registered:
+            from hypothesis import _settings as hs
+
+            hs.settings._current_profile = name
+            hs.default_variable.value = default
+            hs.settings._profiles.clear()
+            hs.settings._profiles.update(registered)
     checks = sys.modules.get("graders.checks")
     if checks is not None:
         checks.take_hypothesis_problems()
-    result = yield
-    checks = sys.modules.get("graders.checks")
-    if checks is not None and item.nodeid in item.config.stash[_EXERCISES]:
-        problems = checks.take_hypothesis_problems()
-        if problems:
-            raise checks.DrillsFailure(problems[0])
+    try:
+        result = yield
+    finally:
+        checks = sys.modules.get("graders.checks")
+        problems = checks.take_hypothesis_problems() if checks is not None else []
+        if problems and item.nodeid in item.config.stash[_EXERCISES]:
+            raise checks.DrillsFailure(problems[0]) from None  # in place of hypothesis' report
     return result
 
 

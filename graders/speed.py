@@ -129,7 +129,7 @@ class ResultMismatch(Exception):
 
 def _agree(got: Any, expected: Any) -> str:
     """Empty when ``got`` matches ``expected`` (plain data), else what differs."""
-    from graders.checks import Opaque, PlainTensor, _describe, _equal
+    from graders.checks import Opaque, PlainTensor, _describe, _equal, _one_of
 
     if type(expected) is PlainTensor:
         if type(got) is not PlainTensor or got.shape != expected.shape:
@@ -149,15 +149,15 @@ def _agree(got: Any, expected: Any) -> str:
                                 equal_nan=True)
             return "" if bool(ok.all()) else "other values"
         return "" if g.shape == e.shape and bool((g == e).all()) else "other values"
-    if type(expected) in (tuple, list):
-        if type(got) not in (tuple, list) or len(got) != len(expected):
+    if _one_of(type(expected), tuple, list):
+        if not _one_of(type(got), tuple, list) or len(got) != len(expected):
             return f"{_describe(got)} instead of {len(expected)} items"
         return next((p for p in (_agree(g, e) for g, e in zip(got, expected)) if p), "")
     if type(expected) is dict:
         if type(got) is not dict or set(got) != set(expected):
             return f"{_describe(got)} instead of a dict with keys {sorted(map(repr, expected))}"
         return next((p for p in (_agree(got[k], expected[k]) for k in expected) if p), "")
-    if type(expected) is float and type(got) in (int, float):
+    if type(expected) is float and _one_of(type(got), int, float):
         return "" if math.isclose(got, expected, rel_tol=AGREE_RTOL, abs_tol=1e-12) or (
             math.isnan(got) and math.isnan(expected)) else f"{got!r} instead of {expected!r}"
     if type(expected) is Opaque:

@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 
 from graders import reference, student
 from graders import strategies as ds
-from graders.checks import assert_close, assert_equal, fail, plain
+from graders.checks import assert_close, assert_equal, describe_tensor, fail, plain
 from graders.forbid import count_torch_calls
 from graders.gpu import gpu_parity
 from graders.speed import speed_check
@@ -40,11 +40,11 @@ def _check_description(t: torch.Tensor) -> None:
         g = got[key]
         if key in ("shape", "stride"):
             if not isinstance(g, tuple) or not all(type(v) is int for v in g):
-                fail(f"describe(t)['{key}'] is {g!r} ({type(g).__name__}); expected a tuple of "
-                     f"Python ints such as {value!r}.")
+                fail(f"describe(t)['{key}'] is {describe_tensor(g)} ({type(g).__name__}); "
+                     f"expected a tuple of Python ints such as {value!r}.")
         elif type(g) is not type(value):
-            fail(f"describe(t)['{key}'] is {g!r} of type {type(g).__name__}; expected "
-                 f"{value!r} of type {type(value).__name__}.")
+            fail(f"describe(t)['{key}'] is {describe_tensor(g)} of type {type(g).__name__}; "
+                 f"expected {value!r} of type {type(value).__name__}.")
         assert_equal(tuple(g) if key in ("shape", "stride") else g, value,
                      what=f"describe(t)['{key}'] for t of {ds_layout(t)}")
 

@@ -49,15 +49,17 @@ def _bytes(obj: Any) -> int:
     return 0
 
 
-def _vary(obj: Any, index: int) -> Any:
-    """New tensors with new values of the same kind, for the ``index``-th call."""
+def _vary(obj: Any, index: int, slots: Any = None) -> Any:
+    """New tensors with new values of the same kind, for the ``index``-th call (each tensor of
+    the call shuffled its own way)."""
+    slots = itertools.count() if slots is None else slots
     if isinstance(obj, torch.Tensor):
         with torch.no_grad():
             if obj.is_floating_point() or obj.is_complex():
                 factor = 1.0 + ((index + 1) * _GOLDEN) % 1.0
                 out = obj.detach() * factor
             elif obj.numel() > 1:
-                gen = torch.Generator().manual_seed(7919 * index + obj.numel())
+                gen = torch.Generator().manual_seed(7919 * index + 104729 * next(slots) + 1)
                 perm = torch.randperm(obj.numel(), generator=gen).to(obj.device)
                 out = obj.detach().reshape(-1)[perm].reshape(obj.shape)
             else:
@@ -66,9 +68,9 @@ def _vary(obj: Any, index: int) -> Any:
             out.requires_grad_(True)
         return out
     if type(obj) is dict:
-        return {k: _vary(v, index) for k, v in obj.items()}
+        return {k: _vary(v, index, slots) for k, v in obj.items()}
     if type(obj) in (list, tuple):
-        return type(obj)(_vary(v, index) for v in obj)
+        return type(obj)(_vary(v, index, slots) for v in obj)
     return obj
 
 
@@ -105,7 +107,8 @@ class _Inputs:
             if self.fresh is not None:
                 args, kwargs = tuple(self.fresh(number)), dict(self.kwargs)
             else:
-                args, kwargs = _vary(self.args, number), _vary(self.kwargs, number)
+                slots = itertools.count()
+                args, kwargs = _vary(self.args, number, slots), _vary(self.kwargs, number, slots)
             base.append((args, kwargs))
             student.append((_copy(args), _copy(kwargs)))
         return base, student

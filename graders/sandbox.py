@@ -113,6 +113,7 @@ class Sandbox:
         _pytest.runner._update_current_test_var = lambda item, when: None  # type: ignore[assignment]
         self._watch_environment()
         self._guard_runtime()
+        self._refuse_special_files()
         signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
         _limit(resource.RLIMIT_AS, self.limits.get("AS"))
         _limit(resource.RLIMIT_CPU, self.limits.get("CPU"))
@@ -131,6 +132,20 @@ class Sandbox:
                 return base.__getitem__(self, key)
 
         os.environ.__class__ = WatchedEnviron
+
+    def _refuse_special_files(self) -> None:
+        """``os.mknod`` and ``os.mkfifo`` raise no audit event: refuse them to the submission's
+        code (in ``os`` and in ``posix``, where ``os`` takes them from)."""
+        import posix
+
+        from graders.grading.guard import guarded
+
+        for name in ("mknod", "mkfifo"):
+            fn = getattr(posix, name, None)
+            if fn is not None:
+                wrapper = guarded(self.guard, fn, f"called os.{name}")
+                setattr(posix, name, wrapper)
+                setattr(os, name, wrapper)
 
     def _guard_runtime(self) -> None:
         from graders.grading.guard import SandboxViolation

@@ -11,6 +11,9 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
+import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -20,9 +23,9 @@ EXERCISES = "day1.tensors.describe,day1.tensors.batched_gather"
 pytestmark = [pytest.mark.timeout(900)]
 
 
-def _grade(*args: str, exercises: str = EXERCISES) -> str:
+def _grade(*args: str, exercises: str = EXERCISES, python: str = sys.executable) -> str:
     proc = subprocess.run(
-        [sys.executable, "-m", "graders.cli", "grade", *args, "--exercises", exercises,
+        [python, "-m", "graders.cli", "grade", *args, "--exercises", exercises,
          "--profile", "drills", "--timeout-per-test", "20", "--no-progress"],
         cwd=KIT, capture_output=True, text=True, timeout=600,
     )
@@ -244,3 +247,165 @@ def test_a_mistyped_submission_path_is_an_error(tmp_path):
     assert "does-not-exist" in proc.stderr and "gone.zip" in proc.stderr
     assert str(tmp_path / "real") not in proc.stderr
     assert not (tmp_path / "out").exists() and not any((tmp_path / "tmp").iterdir())
+
+
+# --- the run survives, and no submission harms another --------------------------------------
+
+
+def _one(root: Path, name: str, text: str) -> Path:
+    (root / name / "day1").mkdir(parents=True)
+    (root / name / "day1" / "tensors.py").write_text(text)
+    return root / name
+
+
+def test_fifos_and_links_in_the_reports_folder_are_replaced_never_opened(tmp_path):
+    """Does a FIFO or a link where a report or a cached result is about to be written (a
+    submission can learn the reports folder from drills grade's command line) neither hang the
+    run nor lead its writes elsewhere? Is a FIFO in the cache read as a miss, not waited on?"""
+    sub = _one(tmp_path / "subs", "right", (KIT / "reference" / "day1" / "tensors.py").read_text())
+    out, elsewhere = tmp_path / "out", tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    _grade(str(sub), "--out", str(out), exercises="day1.tensors.describe")
+    for path in [*(out / ".cache").iterdir(), out / "grades.csv", out / "timings.json"]:
+        path.unlink()
+        os.mkfifo(path)
+    shutil.rmtree(out / "feedback")
+    for name in ("grades.json", "summary.html", "feedback"):
+        (out / name).unlink(missing_ok=True)
+        (out / name).symlink_to(elsewhere / name)
+    again = _grade(str(sub), "--out", str(out), exercises="day1.tensors.describe")
+    assert "graded 1 submission(s), 0 from the cache" in again
+    for name in ("grades.csv", "grades.json", "timings.json", "summary.html"):
+        assert (out / name).is_file() and not (out / name).is_symlink(), name
+    assert all(p.is_file() for p in (out / ".cache").iterdir())
+    assert (out / "feedback").is_dir() and not (out / "feedback").is_symlink()
+    assert (out / "feedback" / "right.txt").read_text().startswith("Submission: right")
+    assert list(elsewhere.iterdir()) == []
+    assert next(csv.DictReader((out / "grades.csv").open()))["total"] == "1"
+
+
+_SLOW_ONCE = """
+import time
+_honest, _slept = describe, False
+
+
+def describe(t):
+    global _slept
+    if not _slept:
+        _slept = True
+        time.sleep(6)
+    return _honest(t)
+"""
+
+
+def test_a_copy_of_the_kit_changed_during_a_submission_flags_it_alone(tmp_path):
+    """When the copy of the kit a submission is graded with changes while it runs (here the
+    test changes it, as code out of the audit hook's sight could), is that submission flagged
+    with 0 on every exercise, and the next one graded with a fresh copy, unflagged?"""
+    ref = (KIT / "reference" / "day1" / "tensors.py").read_text()
+    subs = [_one(tmp_path / "subs", "a_first", ref + _SLOW_ONCE), _one(tmp_path / "subs", "b_next", ref)]
+    (tmp_path / "tmp").mkdir()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "graders.cli", "grade", *map(str, subs), "--out", str(tmp_path / "out"),
+         "--exercises", EXERCISES, "--profile", "drills", "--timeout-per-test", "20", "--no-progress",
+         "--workers", "1", "--no-separate-users", "--no-cache"],
+        cwd=KIT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        env={**os.environ, "TMPDIR": str(tmp_path / "tmp")},
+    )
+    planted = []
+    while proc.poll() is None and not planted:
+        if list((tmp_path / "tmp").glob("drills-grade-*/sub-*")):  # a_first is being graded
+            for graders in (tmp_path / "tmp").glob("drills-grade-*/kits/slot-*/kit/graders"):
+                os.chmod(graders, 0o755)
+                (graders / "planted.py").write_text("# not the kit's\n")
+                planted.append(graders)
+        time.sleep(0.05)
+    output = proc.communicate(timeout=600)[0]
+    assert proc.returncode == 0 and planted, output
+    rows = {r["submission"]: r for r in csv.DictReader((tmp_path / "out" / "grades.csv").open())}
+    assert rows["a_first"]["total"] == "0", rows
+    assert "changed drills grade's copy of the kit" in rows["a_first"]["flags"]
+    assert rows["b_next"]["total"] == "3" and rows["b_next"]["flags"] == "", rows
+
+
+@pytest.fixture(scope="module")
+def reachable_python() -> Iterator[str]:
+    """An interpreter with this one's packages whose files every user can read: this one, or a
+    virtual environment made from another install of the same Python version. Skips when the
+    tests do not run as root (no user ids to change to) or none can be made."""
+    from graders.grading import kit, procs
+
+    if not hasattr(os, "geteuid") or os.geteuid() != 0:
+        pytest.skip("separate user ids need root")
+    paths = [str(p) for p in kit.python_paths()]
+    if not procs.separation_unavailable(paths):
+        yield sys.executable
+        return
+    version = f"python{sys.version_info.major}.{sys.version_info.minor}"
+    base = next((p for p in (f"/usr/bin/{version}", f"/usr/local/bin/{version}", shutil.which(version))
+                 if p and os.path.exists(p) and not procs.separation_unavailable([p])), None)
+    if base is None:
+        pytest.skip(f"no {version} that other users can reach")
+    folder = Path(tempfile.mkdtemp(prefix="drills-python-"))
+    try:
+        os.chmod(folder, 0o755)
+        subprocess.run([base, "-m", "venv", "--without-pip", str(folder)], check=True, timeout=120)
+        site = next((folder / "lib").glob("python*/site-packages"))
+        dirs = [p for p in paths if Path(p).name in ("site-packages", "dist-packages")]
+        (site / "drills-kit.pth").write_text("import site; " + "; ".join(f"site.addsitedir({d!r})" for d in dirs) + "\n")
+        python = str(folder / "bin" / "python")
+        probe = subprocess.run([python, "-c", "import torch, pytest, hypothesis, graders"], capture_output=True, timeout=300)
+        if probe.returncode != 0 or procs.separation_unavailable([str(folder), f"/usr/lib/{version}"]):
+            pytest.skip(f"a virtual environment from {base} cannot import the kit's packages")
+        yield python
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+_PROBE = """
+import threading, time
+_honest = describe
+
+
+def describe(t):
+    for fn, args in ((os.kill, (os.getppid(), 9)), (os.mkdir, (SUBS + "/probe-was-here",)),
+                     (os.mkdir, (OUT + "/probe-was-here",))):  # threads: no frame of the submission
+        threading.Thread(target=fn, args=args).start()
+    time.sleep(1)
+    return {}
+"""
+_WHOAMI = """
+def describe(t):
+    raise RuntimeError(f"graded as uid {os.getuid()}")
+"""
+
+
+def test_as_root_each_submission_runs_under_a_user_id_of_its_own(tmp_path, reachable_python):
+    """As root, does each grading process run under a user id of its own, which can neither
+    signal the fork server nor write beside the submissions or into the reports, whose
+    processes end with it? Do the other submissions get the same grades as under root's own
+    user id (--no-separate-users, and without a fork server), and do the reports say which
+    protections were in force?"""
+    ref = (KIT / "reference" / "day1" / "tensors.py").read_text()
+    subs_dir, out, same = tmp_path / "subs", tmp_path / "out", tmp_path / "same"
+    subs = [_one(subs_dir, "right", ref),
+            _one(subs_dir, "half", ref.replace("return torch.gather(x, 1, index)", "return torch.gather(x, 1, index * 0)")),
+            _one(subs_dir, "probe", ref + f"\nimport os\nSUBS, OUT = {str(subs_dir)!r}, {str(out)!r}\n" + _PROBE),
+            _one(subs_dir, "whoami", ref + "\nimport os\n" + _WHOAMI)]
+    _grade(*map(str, subs), "--out", str(out), "--no-cache", "--workers", "2", python=reachable_python)
+    assert not (subs_dir / "probe-was-here").exists() and not (out / "probe-was-here").exists()
+    assert "fork server" not in (out / "feedback" / "probe.txt").read_text()
+    assert "graded as uid 6" in (out / "feedback" / "whoami.txt").read_text()
+    assert oct(out.stat().st_mode & 0o777) != "0o700"  # the folder's own mode is back
+    (subs_dir / "probe" / "day1" / "tensors.py").write_text(ref)  # no threads as root
+    _grade(*map(str, subs), "--out", str(same), "--no-cache", "--no-separate-users", "--no-fork-server",
+           python=reachable_python)
+    assert "graded as uid 0" in (same / "feedback" / "whoami.txt").read_text()
+    kits = [json.loads((folder / "grades.json").read_text())["kit"] for folder in (out, same)]
+    assert kits[0]["isolation"] == "separate user id per submission, audit hook, limits"
+    assert kits[1]["isolation"] == "audit hook, limits (separate user ids off: --no-separate-users)"
+    assert "Isolation: separate user id per submission" in (out / "summary.html").read_text()
+    rows = [{r["submission"]: r for r in csv.DictReader((folder / "grades.csv").open())} for folder in (out, same)]
+    assert rows[0]["right"] == rows[1]["right"] and rows[0]["half"] == rows[1]["half"]
+    assert rows[0]["right"]["total"] == "3" and rows[0]["probe"]["day1.tensors.describe"] == "0"
+    assert (out / "feedback" / "half.txt").read_text() == (same / "feedback" / "half.txt").read_text()

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import csv
 import json
+import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -30,6 +32,7 @@ def graded(tmp_path_factory: pytest.TempPathFactory) -> dict:
     kinds = hostile.build(root / "subs")
     out = root / "out"
     subs = sorted(str(p) for p in (root / "subs").iterdir())
+    originals = _contents(root / "subs")
     proc = subprocess.run(
         [sys.executable, "-m", "graders.cli", "grade", *subs, "--out", str(out), "--workers", "2",
          "--exercises", f"{HOSTILE},{HONEST}", "--profile", "drills", "--timeout-per-test", "4",
@@ -39,7 +42,8 @@ def graded(tmp_path_factory: pytest.TempPathFactory) -> dict:
     assert proc.returncode == 0, proc.stdout + proc.stderr
     grades = json.loads((out / "grades.json").read_text())
     return {
-        "kinds": kinds, "out": out, "log": proc.stdout + proc.stderr,
+        "kinds": kinds, "out": out, "log": proc.stdout + proc.stderr, "subs": root / "subs",
+        "originals": originals,
         "rows": {r["submission"]: r for r in csv.DictReader((out / "grades.csv").open())},
         "json": {s["submission"]: s for s in grades["submissions"]},
     }
@@ -114,3 +118,60 @@ def test_broken_and_refused_submissions_score_zero_with_a_reason(graded):
 def test_nothing_was_written_outside_the_sandbox(graded):
     assert not Path("/tmp/drills-redteam-was-here").exists()
     assert "# mine" not in (KIT / "graders" / "day1" / "test_tensors.py").read_text()
+
+
+# --- harm to the run and to the others (tests/redteam/run_harm.py) ---------------------------
+
+
+def _contents(folder: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def test_no_process_a_submission_started_outlives_it(graded):
+    """Is every process that a submission left behind (in a session of its own, reparented)
+    ended with its grading process, before it could harm what was graded after it?"""
+    from redteam import run_harm
+
+    alive = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            if run_harm.MARKER.encode() in Path(f"/proc/{pid}/cmdline").read_bytes():
+                alive.append(int(pid))
+        except OSError:
+            continue
+    for pid in alive:  # do not leave them running when the test fails
+        os.kill(pid, signal.SIGKILL)
+    assert alive == []
+
+
+def test_the_submissions_and_the_reports_are_untouched(graded):
+    """Are the submissions' own folders as they were, is every report a regular file of the
+    run (a FIFO or a link put there was replaced, never opened or followed), and is nothing
+    written where those links pointed?"""
+    from redteam import run_harm
+
+    assert _contents(graded["subs"]) == graded["originals"]
+    out = graded["out"]
+    for name in ("grades.csv", "grades.json", "timings.json", "summary.html"):
+        assert (out / name).is_file() and not (out / name).is_symlink(), name
+    assert (out / "feedback").is_dir() and not (out / "feedback").is_symlink()
+    assert all(p.is_file() and not p.is_symlink() for p in (out / "feedback").iterdir())
+    assert not list(Path(run_harm.ELSEWHERE).parent.glob(Path(run_harm.ELSEWHERE).name + "*"))
+
+
+def test_a_lost_fork_server_is_replaced_and_flags_the_check_it_ran(graded):
+    """Does a fork server killed, interrupted or stopped by a submission cost that submission's
+    check only (flagged), with the honest exercise graded by a new server? As root with a user
+    id per submission, the server cannot be reached at all."""
+    grades = json.loads((graded["out"] / "grades.json").read_text())
+    separate = grades["kit"]["isolation"].startswith("separate user id")
+    lost = f"{HOSTILE}: stopped the grading worker (its fork server ended or hung)"
+    for name in ("kill_the_fork_server", "terminate_the_fork_server", "stop_the_fork_server"):
+        sub = graded["json"][name]
+        assert [f for f in sub["flags"] if "fork server" in f] in ([], [lost]), sub["flags"]
+        if separate:
+            assert lost not in sub["flags"], sub["flags"]
+        else:  # the server was lost, or the signal refused: flagged either way
+            assert sub["exercises"][HOSTILE]["status"] == "flagged", sub["flags"]
+        assert sub["exercises"][HONEST]["points"] == 2
+    assert "Isolation: " + grades["kit"]["isolation"] in (graded["out"] / "summary.html").read_text()

@@ -1,10 +1,13 @@
 """One grading process: ``pytest -p graders.sandbox`` on one submission, with limits.
 
-:func:`run_once` starts the process in its own session, feeds it its settings through
-``DRILLS_SANDBOX_*`` variables (the sandbox removes them before any submission code runs),
-waits at most ``wall`` seconds (then kills the whole process group) and reads back what the
-sandbox wrote to the channel: a file opened here and handed over as a bare descriptor, whose
-lines are trusted only when they carry this run's secret.
+:func:`run_once` has a fork server start the process (in its own session, under the slot's
+user id when there is one), hands it its settings in the request (``DRILLS_SANDBOX_*``
+variables that the process sets itself and the sandbox removes before any submission code
+runs; they are never in an environment a process was started with), waits at most ``wall``
+seconds (then kills the whole process group) and reads back what the sandbox wrote to the
+channel: a file made here, opened by the grading process and checked to be that very file,
+whose lines are trusted only when they carry this run's secret. A fork server that ends, is
+stopped or stops answering during the run ends the run (``server_lost``), never the caller.
 """
 
 from __future__ import annotations
@@ -13,7 +16,6 @@ import json
 import os
 import secrets
 import signal
-import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
@@ -34,6 +36,10 @@ class Limits:
     restarts: int = 8
 
 
+#: Why a check failed when the fork server running it ended, hung or was stopped meanwhile.
+SERVER_LOST = "stopped the grading worker (its fork server ended or hung)"
+
+
 @dataclass
 class RunResult:
     """What one grading process reported, and how it ended."""
@@ -49,9 +55,12 @@ class RunResult:
     test_timed_out: bool = False
     test_wall: float = 0.0
     output_tail: str = ""
+    server_lost: bool = False
 
     def ending(self, wall: float) -> str:
         """Why the process ended before it finished, in words (empty when it finished)."""
+        if self.server_lost:
+            return SERVER_LOST
         if self.done:
             return ""
         if self.timed_out:
@@ -104,12 +113,12 @@ def environment(kit: KitCopy, home: Path, settings: dict[str, str]) -> dict[str,
 
 
 def run_once(cmd: list[str], *, kit: KitCopy, home: Path, tree: Path, protected: list[Path],
-             limits: Limits, wall: float, skip: set[str], server: Any = None) -> RunResult:
-    """Run one grading process (forked by ``server`` when given) and read its channel."""
+             limits: Limits, wall: float, skip: set[str], server: Any, uid: int | None = None) -> RunResult:
+    """Run one grading process (forked by ``server``, as ``uid`` when given) and read its channel."""
+    from graders.grading.forkserver import ServerLost
+
     (home / "tmp").mkdir(parents=True, exist_ok=True)
     nonce = secrets.token_hex(16)
-    channel = home.parent / f".channel-{secrets.token_hex(8)}"
-    log = home.parent / f".output-{secrets.token_hex(8)}"
     settings = {
         "NONCE": nonce, "TREE": str(tree), "SKIP": "\n".join(sorted(skip)),
         "PROTECT": os.pathsep.join(str(p) for p in protected),
@@ -118,68 +127,67 @@ def run_once(cmd: list[str], *, kit: KitCopy, home: Path, tree: Path, protected:
         "AS": str(limits.memory_mb << 20), "FSIZE": str(limits.output_mb << 20),
         "CPU": str(int(wall * 2 + 30)),
     }
-    if server is not None:
-        channel.touch(mode=0o600)
-        pid = server.start(cmd[3:], environment(kit, home, settings), str(home), str(log), str(channel))
-        poll = server.poll
-    else:
-        fd = os.open(channel, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o600)
-        settings["FD"] = str(fd)
-        with open(log, "wb") as out:
-            try:
-                proc = subprocess.Popen(
-                    cmd, cwd=home, env=environment(kit, home, settings), stdin=subprocess.DEVNULL,
-                    stdout=out, stderr=subprocess.STDOUT, pass_fds=(fd,), start_new_session=True,
-                )
-            finally:
-                os.close(fd)
-        pid, poll = proc.pid, lambda t: _poll(proc, t)
-    result = _watch(pid, poll, channel, nonce, wall, limits.per_test * 1.5 + 5)
-    _finish(result, channel, log, nonce)
-    return result
-
-
-def _poll(proc: subprocess.Popen, timeout: float) -> int | None:
+    made: list[tuple[int, Path]] = []
     try:
-        return proc.wait(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        return None
+        channel, channel_spec = _made(home.parent / f".channel-{secrets.token_hex(8)}", made)
+        log, log_spec = _made(home.parent / f".output-{secrets.token_hex(8)}", made)
+        try:
+            pid = server.start(cmd[3:], environment(kit, home, settings), str(home), log_spec,
+                               channel_spec, uid)
+        except ServerLost:
+            return RunResult(server_lost=True)
+        result = _watch(pid, server, channel, nonce, wall, limits.per_test * 1.5 + 5)
+        result.output_tail = _tail(log)
+        _read_channel(channel, nonce, result)
+        return result
+    finally:
+        for fd, path in made:
+            os.close(fd)
+            path.unlink(missing_ok=True)
 
 
-def _watch(pid: int, poll: Any, channel: Path, nonce: str, wall: float, test_wall: float) -> RunResult:
+def _made(path: Path, made: list[tuple[int, Path]]) -> tuple[int, list]:
+    """Make a new empty file at ``path`` (never an existing one, nor through a link); return a
+    descriptor to read it and ``[path, device, inode]`` for the grading process to check."""
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+    made.append((fd, path))
+    st = os.fstat(fd)
+    return fd, [str(path), st.st_dev, st.st_ino]
+
+
+def _watch(pid: int, server: Any, channel: int, nonce: str, wall: float, test_wall: float) -> RunResult:
     """Wait for the process, following its channel; kill it past ``wall`` in all or past
     ``test_wall`` in one check (a check can outlive its own timeout: code that swallows the
-    timeout, or hypothesis replaying a hanging example)."""
+    timeout, or hypothesis replaying a hanging example). A server that ends, is stopped, or
+    does not report the end of a killed process within a minute, is lost."""
+    from graders.grading.forkserver import ServerLost
+
     deadline = time.monotonic() + wall
     current, since = None, time.monotonic()
     result = RunResult()
-    while True:
-        rc = poll(0.25)
-        if rc is not None:
-            result.returncode = rc
-            break
-        now = time.monotonic()
-        seen = RunResult()
-        _read_channel(channel, nonce, seen)
-        if seen.started != current:
-            current, since = seen.started, now
-        if now > deadline or (current is not None and now - since > test_wall):
-            result.timed_out = now > deadline
-            result.test_timed_out = not result.timed_out
-            result.test_wall = test_wall
-            _kill(pid)
-            result.returncode = poll(60)
-            break
+    try:
+        while True:
+            rc = server.poll(0.25)
+            if rc is not None:
+                result.returncode = rc
+                break
+            now = time.monotonic()
+            seen = RunResult()
+            _read_channel(channel, nonce, seen)
+            if seen.started != current:
+                current, since = seen.started, now
+            if now > deadline or (current is not None and now - since > test_wall):
+                result.timed_out = now > deadline
+                result.test_timed_out = not result.timed_out
+                result.test_wall = test_wall
+                _kill(pid)
+                result.returncode = server.poll(60)
+                result.server_lost = result.returncode is None
+                break
+    except ServerLost:
+        result.server_lost = True
     _kill(pid)  # anything the process left behind
     return result
-
-
-def _finish(result: RunResult, channel: Path, log: Path, nonce: str) -> None:
-    result.output_tail = _tail(log) if log.exists() else ""
-    if channel.exists():
-        _read_channel(channel, nonce, result)
-    for path in (channel, log):
-        path.unlink(missing_ok=True)
 
 
 def _kill(pid: int) -> None:
@@ -189,15 +197,13 @@ def _kill(pid: int) -> None:
         pass
 
 
-def _tail(path: Path, size: int = 4000) -> str:
-    with open(path, "rb") as fh:
-        fh.seek(max(0, path.stat().st_size - size))
-        return fh.read().decode("utf-8", "replace")
+def _tail(fd: int, size: int = 4000) -> str:
+    end = os.fstat(fd).st_size
+    return os.pread(fd, min(size, end), max(0, end - size)).decode("utf-8", "replace")
 
 
-def _read_channel(path: Path, nonce: str, result: RunResult) -> None:
-    with open(path, "rb") as fh:
-        lines = fh.read(64 << 20).split(b"\n")
+def _read_channel(fd: int, nonce: str, result: RunResult) -> None:
+    lines = os.pread(fd, min(os.fstat(fd).st_size, 64 << 20), 0).split(b"\n")
     for n, raw in enumerate(lines):
         if not raw.strip():
             continue

@@ -16,7 +16,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
-import shutil
+import os
 import sys
 import tempfile
 from pathlib import Path
@@ -50,6 +50,9 @@ def add_grade_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     parser.add_argument("--no-fork-server", action="store_true",
                         help="start every grading process from scratch (slower; same grades)")
+    parser.add_argument("--no-separate-users", action="store_true",
+                        help="as root, grade under root's own user id instead of one user id per "
+                        "submission at a time (weaker isolation; same grades)")
 
 
 class UsageError(ValueError):
@@ -110,15 +113,20 @@ def run_grade(args: argparse.Namespace) -> int:
     from graders.grading import outputs
 
     if args.merge:
-        results, meta = [], {}
+        results, meta, isolation = [], {}, []
         for folder in args.merge:
-            part, meta = outputs.load(folder)
+            try:
+                part, meta = outputs.load(folder)
+            except ValueError as exc:
+                print(f"drills grade --merge: {exc}", file=sys.stderr)
+                return 2
             results += part
+            isolation.append(meta.get("isolation", ""))
         names = [r["submission"] for r in results]
         if len(set(names)) != len(names):
             print("drills grade --merge: a submission appears in two folders", file=sys.stderr)
             return 2
-        outputs.write_all(results, args.out, meta)
+        outputs.write_all(results, args.out, {**meta, "isolation": _isolation(isolation)})
         print(f"merged {len(results)} submissions into {args.out}")
         return 0
     if not args.submissions:
@@ -133,9 +141,9 @@ def run_grade(args: argparse.Namespace) -> int:
 
 def _grade(args: argparse.Namespace) -> int:
     from graders import registry
-    from graders.grading import executors, intake, kit as kitmod, outputs
+    from graders.grading import atomic, executors, intake, kit as kitmod, outputs, procs, slots
     from graders.grading.child import Limits
-    from graders.grading.grade import Job, expected_checks, prewarm
+    from graders.grading.grade import Job, close_servers, expected_checks, prewarm
 
     # everything the command line says is checked before anything is copied or written
     missing = [str(p) for p in args.submissions if not p.exists()]
@@ -153,51 +161,100 @@ def _grade(args: argparse.Namespace) -> int:
     # other students' submissions and the reports are off limits (never a whole top-level folder)
     parents = sorted({p.resolve().parent for p in paths if len(p.resolve().parent.parts) > 2})
     protected = sorted({*parents, args.out.resolve()})
+    procs.become_subreaper()  # what a lost fork server's grading process left comes back here
+    procs.prctl(procs.PR_SET_DUMPABLE, 0)  # its pipes to the fork servers are not in reach
     work = Path(tempfile.mkdtemp(prefix="drills-grade-"))
+    out_mode = None
     try:
-        # what the protected folders are, so that a flag names them ("the reports folder")
-        (work / ROLES_FILE).write_text(json.dumps(
-            {"submissions": [str(p) for p in parents], "reports": [str(args.out.resolve())]}), encoding="utf-8")
-        kit = kitmod.prepare(work / "kits")
-        digest = kit.digest
-        jobs: list[Job] = []
-        for name, path in pairs:
-            sub = intake.read(path, set(days), name=name)
-            jobs.append(Job(name, sub.files, days, exercises, args.profile, limits, sub.refused, sub.notes,
-                            sub.digest, fork_server=not args.no_fork_server))
-        args.out.mkdir(parents=True, exist_ok=True)
-        cache = None if args.no_cache else (args.cache_dir or args.out / ".cache")
-        results, todo = [], []
-        for job in jobs:
-            hit = cache / f"{_cache_key(digest, job)}.json" if cache else None
-            if hit is not None and hit.exists():
-                results.append({**json.loads(hit.read_text(encoding="utf-8")), "submission": job.name})
+        try:
+            # what the protected folders are, so that a flag names them ("the reports folder")
+            (work / ROLES_FILE).write_text(json.dumps(
+                {"submissions": [str(p) for p in parents], "reports": [str(args.out.resolve())]}), encoding="utf-8")
+            separate = slots.policy(not args.no_separate_users, work).separate
+            kit = kitmod.prepare(work / "kits")
+            digest = kit.digest
+            jobs: list[Job] = []
+            for name, path in pairs:
+                sub = intake.read(path, set(days), name=name)
+                jobs.append(Job(name, sub.files, days, exercises, args.profile, limits, sub.refused, sub.notes,
+                                sub.digest, fork_server=not args.no_fork_server,
+                                separate_users=not args.no_separate_users))
+            args.out.mkdir(parents=True, exist_ok=True)
+            if separate:  # no other user id may read the reports while grading
+                out_mode = os.stat(args.out).st_mode & 0o7777
+                os.chmod(args.out, 0o700)
+            cache = None if args.no_cache else (args.cache_dir or args.out / ".cache")
+            results, todo = [], []
+            for job in jobs:
+                hit = _cached(cache / f"{_cache_key(digest, job)}.json") if cache else None
+                if hit is not None:
+                    results.append({**hit, "submission": job.name})
+                else:
+                    todo.append(job)
+            if todo and not args.scheduler:
+                if not args.no_fork_server:
+                    prewarm(kit, work, min(max(1, args.workers), len(todo)), todo[0])
+                present = sorted({rel.split("/")[0] for j in todo for rel in j.files} & set(days))
+                expected_checks(kit, todo[0], work, present)  # collect once, before the workers start
+            if args.scheduler:
+                stream = executors.run_dask(todo, args.scheduler, protected, digest)
             else:
-                todo.append(job)
-        if todo and not args.scheduler:
-            if not args.no_fork_server:
-                prewarm(kit, work, min(max(1, args.workers), len(todo)))
-            present = sorted({rel.split("/")[0] for j in todo for rel in j.files} & set(days))
-            expected_checks(kit, todo[0], work, present)  # collect once, before the workers start
-        if args.scheduler:
-            stream = executors.run_dask(todo, args.scheduler, protected, digest)
-        else:
-            stream = executors.run_local(todo, args.workers, work, protected, kit)
-        by_name = {job.name: job for job in todo}
-        for record in _progress(stream, len(todo), args.no_progress):
-            results.append(record)
-            if cache is not None:
-                cache.mkdir(parents=True, exist_ok=True)
-                key = _cache_key(digest, by_name[record["submission"]])
-                (cache / f"{key}.json").write_text(json.dumps(record), encoding="utf-8")
+                stream = executors.run_local(todo, args.workers, work, protected, kit)
+            by_name = {job.name: job for job in todo}
+            for record in _progress(stream, len(todo), args.no_progress):
+                results.append(record)
+                if cache is not None:
+                    _cache_folder(cache, explicit=args.cache_dir is not None, private=separate)
+                    key = _cache_key(digest, by_name[record["submission"]])
+                    atomic.write(cache / f"{key}.json", json.dumps(record))
+        finally:
+            close_servers()
+            kitmod.remove_tree(work)
+        meta = {"digest": digest, "days": days, "exercises": exercises, "profile": args.profile,
+                "isolation": _isolation([r.pop("isolation", "") for r in results])}
+        outputs.write_all(results, args.out, meta)
     finally:
-        shutil.rmtree(work, ignore_errors=True)
-    meta = {"digest": digest, "days": days, "exercises": exercises, "profile": args.profile}
-    outputs.write_all(results, args.out, meta)
+        if out_mode is not None:
+            os.chmod(args.out, out_mode)
     flagged = sum(bool(r["flags"]) for r in results)
     print(f"graded {len(todo)} submission(s), {len(results) - len(todo)} from the cache, "
           f"{flagged} flagged: {args.out / 'grades.csv'}, {args.out / 'summary.html'}")
     return 0
+
+
+def _cache_folder(cache: Path, *, explicit: bool, private: bool) -> None:
+    """Make the cache folder: ``--cache-dir`` as given; the default one (inside the reports
+    folder) never through a link or over something else. ``private``: only root reads it."""
+    from graders.grading import atomic
+
+    if explicit:
+        cache.mkdir(parents=True, exist_ok=True)
+    else:
+        atomic.folder(cache)
+    if private:
+        os.chmod(cache, 0o700)
+
+
+def _cached(path: Path) -> dict | None:
+    """A result record from the cache: a regular file holding one (never a FIFO, a link, or
+    something that is not a record), else None."""
+    from graders.grading import atomic
+
+    text = atomic.read_text(path)
+    try:
+        record = json.loads(text) if text is not None else None
+    except ValueError:
+        return None
+    keys = {"exercises": dict, "flags": list, "days": dict, "total": (int, float), "max_total": (int, float)}
+    if not isinstance(record, dict) or not all(isinstance(record.get(k), t) for k, t in keys.items()):
+        return None
+    return record
+
+
+def _isolation(lines: list[str]) -> str:
+    """The isolation of a run's submissions in words (several, when they differ: a merge, or
+    results from the cache of another run)."""
+    return " / ".join(sorted({line for line in lines if line}))
 
 
 def _progress(stream, total: int, quiet: bool):

@@ -13,7 +13,6 @@ same code gets the same points whichever engine graded it.
 
 from __future__ import annotations
 
-import shutil
 import tempfile
 from pathlib import Path
 from types import TracebackType
@@ -36,11 +35,12 @@ class Grader:
 
     def __init__(self, *, profile: str = "grading", limits: Limits | None = None,
                  hint_command: bool = True, protected: list[Path] | None = None,
-                 fork_server: bool = True) -> None:
+                 fork_server: bool = True, separate_users: bool = True) -> None:
         self.profile = profile
         self.limits = limits or Limits()
         self.hint_command = hint_command
         self.fork_server = fork_server
+        self.separate_users = separate_users
         self.work = Path(tempfile.mkdtemp(prefix="drills-grade-"))
         self.kit = kitmod.prepare(self.work / "kits")
         self.protected = [*(protected or []), self.work]
@@ -49,15 +49,16 @@ class Grader:
               exercises: list[str] | None = None) -> dict:
         """Grade ``files`` (``{"day1/tensors.py": bytes}``) on ``days``; return the result
         record of :func:`graders.grading.scoring.score` (every selected exercise, its status,
-        points, feedback and checks; the submission's flags)."""
+        points, feedback and checks; the submission's flags; ``isolation``: the protections it
+        was graded with, in words)."""
         job = Job(name, dict(files), list(days), list(exercises or []), self.profile, self.limits,
                   digest=files_digest(files), fork_server=self.fork_server,
-                  hint_command=self.hint_command)
+                  hint_command=self.hint_command, separate_users=self.separate_users)
         return executors.grade_here(job, self.work, self.protected, self.kit)
 
     def close(self) -> None:
         close_servers()
-        shutil.rmtree(self.work, ignore_errors=True)
+        kitmod.remove_tree(self.work)
 
     def __enter__(self) -> Grader:
         return self

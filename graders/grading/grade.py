@@ -4,22 +4,26 @@
 Only results the sandbox wrote to the channel count. A check that never reported (the process
 crashed, hung, exited or was stopped during it) fails with the reason, and the process is
 started again for the checks after it, so one runaway check costs only itself. A check during
-which the code broke a sandbox rule scores 0 for its whole exercise, which is flagged.
+which the code broke a sandbox rule scores 0 for its whole exercise, which is flagged; so does
+one during which the fork server running it ended, hung or was stopped (the server is replaced
+and grading goes on). A submission during which its slot's copy of the kit changed is flagged
+and scores 0 on every exercise, and the slot gets a fresh copy (:mod:`graders.grading.slots`).
 """
 
 from __future__ import annotations
 
 import atexit
-import shutil
 import tempfile
-import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from graders import registry
-from graders.grading import child, kit as kitmod
+from graders.grading import child, kit as kitmod, slots
 from graders.grading.child import Limits
+
+#: Why a submission scores 0 everywhere when its copy of the kit changed while it was graded.
+KIT_CHANGED = "changed drills grade's copy of the kit (graders, stubs or reference)"
 
 
 @dataclass
@@ -37,51 +41,27 @@ class Job:
     digest: str = ""
     fork_server: bool = True
     hint_command: bool = True  # feedback may point to `drills hint` (not on Gradescope, nbgrader)
+    separate_users: bool = True  # as root: a user id of its own (--no-separate-users: not)
 
 
-_lock = threading.Lock()
-_idle: list = []
-_servers: list = []
+def _slot(kit: kitmod.KitCopy, work: Path, job: Job) -> slots.Slot:
+    return slots.acquire(kit, work, fork_server=job.fork_server, separate=job.separate_users)
 
 
-def prewarm(kit: kitmod.KitCopy, work: Path, count: int) -> None:
-    """Start ``count`` fork servers now; they import torch and the kit in parallel."""
-    for _ in range(count):
-        _release(_new_server(kit, work))
-
-
-def _new_server(kit: kitmod.KitCopy, work: Path):
-    from graders.grading.forkserver import ForkServer
-
-    (work / "tmp").mkdir(parents=True, exist_ok=True)
-    srv = ForkServer(child.environment(kit, work, {}), str(work))
-    srv.kit_root = kit.root
-    with _lock:
-        _servers.append(srv)
-    return srv
-
-
-def _acquire(kit: kitmod.KitCopy, work: Path):
-    """An idle fork server for ``kit`` (a new one when none is idle)."""
-    with _lock:
-        while _idle:
-            srv = _idle.pop()
-            if srv.kit_root == kit.root and srv.proc.poll() is None:
-                return srv
-    return _new_server(kit, work)
-
-
-def _release(srv) -> None:
-    with _lock:
-        _idle.append(srv)
+def prewarm(kit: kitmod.KitCopy, work: Path, count: int, job: Job) -> None:
+    """Make ``count`` slots for jobs like ``job`` now; their fork servers import torch and the
+    kit in parallel."""
+    made = [_slot(kit, work, job) for _ in range(count)]
+    for slot in made:
+        if job.fork_server:
+            slot.server()
+    for slot in made:
+        slots.release(slot)
 
 
 def close_servers() -> None:
-    """Stop every fork server this process started."""
-    with _lock:
-        servers, _servers[:], _idle[:] = list(_servers), [], []
-    for srv in servers:
-        srv.close()
+    """Close every slot this process made: its fork server, user id and copy of the kit."""
+    slots.close_all()
 
 
 atexit.register(close_servers)
@@ -112,16 +92,20 @@ def expected_checks(kit: kitmod.KitCopy, job: Job, work: Path, days: list[str]) 
 
 def _collect(kit: kitmod.KitCopy, job: Job, work: Path, day: str) -> list[dict]:
     home = Path(tempfile.mkdtemp(prefix="collect-", dir=work))
-    (home / "tree").mkdir()
-    cmd = child.command(kit, home / "tree", [day], [], job.profile, 60, collect_only=True)
-    server = _acquire(kit, work) if job.fork_server else None
+    slot = _slot(kit, work, job)
     try:
-        run = child.run_once(cmd, kit=kit, home=home / "home", tree=home / "tree", protected=[],
-                             limits=Limits(), wall=600, skip=set(), server=server)
+        for _ in range(3):  # a server lost while collecting (no submission code runs) is replaced
+            (home / "tree").mkdir(exist_ok=True)
+            slot.box(home)
+            cmd = child.command(slot.kit, home / "tree", [day], [], job.profile, 60, collect_only=True)
+            run = child.run_once(cmd, kit=slot.kit, home=home / "home", tree=home / "tree", protected=[],
+                                 limits=Limits(), wall=600, skip=set(), server=slot.server(), uid=slot.uid)
+            if not run.server_lost:
+                break
+            slot.server_lost()
     finally:
-        if server is not None:
-            _release(server)
-        shutil.rmtree(home, ignore_errors=True)
+        slots.release(slot)
+        kitmod.remove_tree(home)
     if run.collected is None:
         raise RuntimeError(f"the graders of {day} could not be collected:\n{run.output_tail}")
     return run.collected
@@ -137,42 +121,46 @@ def grade(job: Job, kit: kitmod.KitCopy, work: Path, protected: list[Path]) -> d
     flags: list[str] = [f"refused: {job.refused}"] if job.refused else []
     results: dict[str, dict] = {}
     restarts = 0
-    if todo:
-        box = Path(tempfile.mkdtemp(prefix="sub-", dir=work))
-        try:
-            results, flags2, restarts = _run_all(job, kit, box, todo, present, protected)
-            flags += flags2
-        finally:
-            shutil.rmtree(box, ignore_errors=True)
-    if not kit.intact():
-        flags.append("the copy of the graders changed while grading (run flagged)")
+    slot = _slot(kit, work, job)
+    try:
+        if todo:
+            box = Path(tempfile.mkdtemp(prefix="sub-", dir=work))
+            try:
+                results, flags2, restarts = _run_all(job, slot, box, todo, present,
+                                                     [*protected, *slot.protected])
+                flags += flags2
+            finally:
+                kitmod.remove_tree(box)
+        if not slot.finish():
+            flags.append(f"{KIT_CHANGED}: every exercise scores 0")
+            results = {cid: {**rec, "violations": [*rec.get("violations", []), KIT_CHANGED]}
+                       for cid, rec in results.items()}
+    finally:
+        slots.release(slot)
     from graders.grading.scoring import score
 
     record = score(job, exercises, checks, results, present, flags)
-    record.update(restarts=restarts, wall_s=round(time.monotonic() - t0, 2))
+    record.update(restarts=restarts, wall_s=round(time.monotonic() - t0, 2),
+                  isolation=slot.policy.describe())
     return record
 
 
-def _run_all(job: Job, kit: kitmod.KitCopy, box: Path, todo: list[dict], present: list[str],
+def _run_all(job: Job, slot: slots.Slot, box: Path, todo: list[dict], present: list[str],
              protected: list[Path]) -> tuple[dict[str, dict], list[str], int]:
     tree = box / "tree"
     for rel, data in job.files.items():
         if rel.split("/")[0] in present:
             (tree / rel).parent.mkdir(parents=True, exist_ok=True)
             (tree / rel).write_bytes(data)
+    slot.box(box)
     ids = {c["id"]: c for c in todo}
-    cmd = child.command(kit, tree, present, job.exercises, job.profile, job.limits.per_test,
+    cmd = child.command(slot.kit, tree, present, job.exercises, job.profile, job.limits.per_test,
                         hint_command=job.hint_command)
-    server = _acquire(kit, box.parent) if job.fork_server else None
-    try:
-        return _loop(job, kit, box, tree, ids, cmd, protected, server)
-    finally:
-        if server is not None:
-            _release(server)
+    return _loop(job, slot, box, tree, ids, cmd, protected)
 
 
-def _loop(job: Job, kit: kitmod.KitCopy, box: Path, tree: Path, ids: dict[str, dict], cmd: list[str],
-          protected: list[Path], server) -> tuple[dict[str, dict], list[str], int]:
+def _loop(job: Job, slot: slots.Slot, box: Path, tree: Path, ids: dict[str, dict], cmd: list[str],
+          protected: list[Path]) -> tuple[dict[str, dict], list[str], int]:
     results: dict[str, dict] = {}
     flags: list[str] = []
     crashes: dict[str, int] = {}
@@ -183,8 +171,11 @@ def _loop(job: Job, kit: kitmod.KitCopy, box: Path, tree: Path, ids: dict[str, d
         if wall <= 1:
             break
         restarts += 1
-        run = child.run_once(cmd, kit=kit, home=box / "home", tree=tree, protected=protected,
-                             limits=job.limits, wall=wall, skip=set(results), server=server)
+        run = child.run_once(cmd, kit=slot.kit, home=box / "home", tree=tree, protected=protected,
+                             limits=job.limits, wall=wall,
+                             skip=set(results), server=slot.server(), uid=slot.uid)
+        if run.server_lost:
+            slot.server_lost()
         new = {k: v for k, v in run.results.items() if k in ids and k not in results}
         for cid, count in run.forged_in.items():
             if cid in new:
@@ -199,13 +190,15 @@ def _loop(job: Job, kit: kitmod.KitCopy, box: Path, tree: Path, ids: dict[str, d
             continue
         why = run.ending(job.limits.per_submission)
         if run.started in ids and run.started not in results:
-            results[run.started] = _stopped(ids[run.started], why)
+            results[run.started] = _stopped(ids[run.started], why, flagged=run.server_lost or "early" in why)
             exercise = ids[run.started]["exercise"]
             crashes[exercise] = crashes.get(exercise, 0) + 1
             if crashes[exercise] >= 2:  # it keeps stopping the process: give up on the exercise
                 for cid, c in ids.items():
                     if c["exercise"] == exercise and cid not in results:
                         results[cid] = _stopped(c, why, touched=False)
+        elif run.server_lost:
+            continue  # lost between checks, or before the first: a new server runs the rest
         elif not new:
             flags.append(f"the grading process stopped before any check ran: {why}")
             break
@@ -216,13 +209,13 @@ def _loop(job: Job, kit: kitmod.KitCopy, box: Path, tree: Path, ids: dict[str, d
     return results, flags, max(restarts, 0)
 
 
-def _stopped(check: dict, why: str, touched: bool = True) -> dict:
-    """A failed result for a check that never reported."""
+def _stopped(check: dict, why: str, touched: bool = True, flagged: bool = False) -> dict:
+    """A failed result for a check that never reported (``flagged``: the code's doing)."""
     return {
         "id": check["id"], "outcome": "failed", "kind": "stopped", "hidden": check.get("hidden", False),
         "question": check.get("question", ""), "duration": 0.0, "reason": why,
         "feedback": f"The grading process {why} during this check." if touched else
         f"This check did not run: {why}.",
-        "violations": [why] if touched and "early" in why else [],
-        "incident": why if touched and "early" not in why else "",
+        "violations": [why] if touched and flagged else [],
+        "incident": why if touched and not flagged else "",
     }

@@ -105,6 +105,13 @@ def _under(path: str, roots: Iterable[str]) -> bool:
 ROLES_FILE = "protected.json"
 _PROC = re.compile(r"^/proc/(\d+)(?=/|$)")
 _TASK = re.compile(r"/task/\d+(?=/|$)")
+#: What a process's /proc entries hold that it must not read: its descriptors, memory and
+#: environment, in every spelling (a process, a thread of it: ``/proc/<pid>/task/<tid>/``,
+#: ``/proc/self/``, ``/proc/thread-self/``; paths are compared once made real).
+_PROC_PRIVATE = re.compile(
+    r"^/proc/(?:\d+|self|thread-self)(?:/task/\d+)?/"
+    r"(?:fd|fdinfo|mem|environ|maps|smaps|smaps_rollup|numa_maps|pagemap|map_files)(?:/|$)"
+)
 
 
 def _is_kit(root: str) -> bool:
@@ -290,9 +297,7 @@ class Guard:
     def _readable(self, path: str) -> bool:
         if _under(path, self.writable) or _under(path, self.allowed):
             return True
-        if path.startswith("/proc/") and any(
-            part in path.split("/")[3:4] for part in ("fd", "mem", "environ", "maps", "fdinfo")
-        ):
+        if _PROC_PRIVATE.match(path):
             return False
         return not _under(path, self.protected)
 

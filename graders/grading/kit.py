@@ -8,6 +8,12 @@ is told where it is and refuses it to the submission's code.
 
 The copy is named after :func:`digest`, a hash of the graders, the registry, the reference, the
 stubs and the pytest configuration: the same digest means the same grades for the same files.
+
+Grading processes do not use that copy itself: each slot (:mod:`graders.grading.slots`) has a
+:func:`clone` of it, read-only, whose :attr:`KitCopy.fingerprint` (every entry, files and
+anything else, with its content) is taken when it is made. A clone that no longer has that
+fingerprint after a submission (:meth:`KitCopy.intact`) was changed during it: the submission
+is flagged and the slot gets a fresh clone, so the change never reaches another submission.
 """
 
 from __future__ import annotations
@@ -16,11 +22,13 @@ import hashlib
 import json
 import os
 import shutil
+import stat
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from graders import _runtime
+from graders.grading import atomic
 
 KIT_ROOT = _runtime.KIT_ROOT
 _PARTS = ("graders", "exercises", "reference", "conftest.py", "pyproject.toml")
@@ -47,12 +55,34 @@ def digest(root: Path = KIT_ROOT) -> str:
     return h.hexdigest()
 
 
-def tree_digest(root: Path) -> str:
-    """A hash of the files under ``root`` (to notice a changed copy of the graders)."""
+def fingerprint(*roots: Path) -> str:
+    """A hash of everything under ``roots``: each entry's path, kind and mode, a file's content,
+    a link's target; a FIFO, socket or device by its kind (it is never opened)."""
     h = hashlib.sha256()
-    for path in _files(root, "."):
-        h.update(str(path.relative_to(root)).encode() + b"\0" + path.read_bytes() + b"\0")
+    for root in roots:
+        for folder, dirs, files in os.walk(root):
+            dirs.sort()
+            for name in sorted(dirs + files):
+                path = os.path.join(folder, name)
+                st = os.lstat(path)
+                h.update(f"{os.path.relpath(path, root)}\0{st.st_mode:o}\0".encode("utf-8", "surrogateescape"))
+                if stat.S_ISREG(st.st_mode):
+                    with open(path, "rb") as fh:
+                        h.update(hashlib.sha256(fh.read()).digest())
+                elif stat.S_ISLNK(st.st_mode):
+                    h.update(os.readlink(path).encode("utf-8", "surrogateescape"))
+        h.update(b"\1")
     return h.hexdigest()
+
+
+def python_paths() -> list[Path]:
+    """The Python environment: its prefixes, and any site-packages folder on the path,
+    wherever it lies."""
+    import sys
+
+    out = {Path(p) for p in (sys.prefix, sys.base_prefix, sys.exec_prefix)}
+    out |= {Path(p) for p in sys.path if Path(p).name in ("site-packages", "dist-packages")}
+    return sorted(out)
 
 
 @dataclass
@@ -62,7 +92,7 @@ class KitCopy:
     root: Path
     reference: Path
     digest: str
-    graders_digest: str = ""
+    fingerprint: str = ""
     checks: dict[str, list[dict]] = field(default_factory=dict)
 
     @property
@@ -73,15 +103,15 @@ class KitCopy:
     @property
     def allowed(self) -> list[Path]:
         """Readable even inside protected folders: the Python environment and the data sets."""
-        import sys
-
-        out = {Path(p) for p in (sys.prefix, sys.base_prefix, sys.exec_prefix)}
-        out.add(KIT_ROOT / "datasets")
-        return sorted(out)
+        return sorted({*python_paths(), KIT_ROOT / "datasets"})
 
     def intact(self) -> bool:
-        """True when the copy of the graders still has the content it was made with."""
-        return tree_digest(self.root / "graders") == self.graders_digest
+        """True when the copy (graders, stubs, configuration and reference) still has every
+        entry it was made with, and nothing else."""
+        try:
+            return fingerprint(self.root, self.reference) == self.fingerprint
+        except OSError:
+            return False
 
 
 def prepare(base: Path) -> KitCopy:
@@ -97,22 +127,67 @@ def prepare(base: Path) -> KitCopy:
         for name in ("conftest.py", "pyproject.toml"):
             shutil.copy2(KIT_ROOT / name, tmp / "kit" / name)
         shutil.copytree(KIT_ROOT / "reference", tmp / "reference", ignore=_IGNORE)
-        graders_digest = tree_digest(tmp / "kit" / "graders")
-        (tmp / "kit" / ".ready").write_text(graders_digest)
+        (tmp / "kit" / ".ready").write_text(dig)
         for src, dst in ((tmp / "reference", ref), (tmp / "kit", dest)):
             try:
                 os.rename(src, dst)
             except OSError:
                 pass  # another process made it first: same digest, same content
         shutil.rmtree(tmp, ignore_errors=True)
-    return KitCopy(dest, ref, dig, (dest / ".ready").read_text())
+    return KitCopy(dest, ref, dig, fingerprint(dest, ref))
+
+
+def clone(kit: KitCopy, base: Path) -> KitCopy:
+    """A read-only copy of ``kit`` in a new folder under ``base`` (readable by every user, for
+    grading processes that run under user ids of their own)."""
+    folder = Path(tempfile.mkdtemp(prefix="slot-", dir=base))
+    os.chmod(folder, 0o755)
+    root, ref = folder / "kit", folder / "reference"
+    shutil.copytree(kit.root, root, symlinks=True)
+    shutil.copytree(kit.reference, ref, symlinks=True)
+    for top in (root, ref):
+        _read_only(top)
+    return KitCopy(root, ref, kit.digest, fingerprint(root, ref))
+
+
+def _read_only(top: Path) -> None:
+    for folder, _, files in os.walk(top, topdown=False):
+        for name in files:
+            path = os.path.join(folder, name)
+            if not os.path.islink(path):
+                os.chmod(path, 0o444)
+        os.chmod(folder, 0o555)
+
+
+def remove_tree(path: Path) -> None:
+    """Remove ``path`` and everything under it, read-only folders too; never fails."""
+    def writable(func, name, _exc) -> None:  # a folder without write permission: allow, retry
+        try:
+            os.chmod(os.path.dirname(name), 0o700)
+            if os.path.isdir(name) and not os.path.islink(name):
+                os.chmod(name, 0o700)
+            func(name)
+        except OSError:
+            pass
+
+    if os.path.lexists(path):
+        shutil.rmtree(path, onerror=writable)
+        if os.path.lexists(path):
+            shutil.rmtree(path, ignore_errors=True)
+
+
+def _checks_path(kit: KitCopy, key: str) -> Path:
+    return kit.root.parent / f"checks-{kit.digest[:16]}-{hashlib.sha256(key.encode()).hexdigest()[:12]}.json"
 
 
 def load_checks(kit: KitCopy, key: str) -> list[dict] | None:
-    path = kit.root.parent / f"checks-{kit.digest[:16]}-{hashlib.sha256(key.encode()).hexdigest()[:12]}.json"
-    return json.loads(path.read_text()) if path.exists() else None
+    text = atomic.read_text(_checks_path(kit, key))
+    try:
+        checks = json.loads(text) if text is not None else None
+    except ValueError:
+        return None
+    return checks if isinstance(checks, list) else None
 
 
 def save_checks(kit: KitCopy, key: str, checks: list[dict]) -> None:
-    path = kit.root.parent / f"checks-{kit.digest[:16]}-{hashlib.sha256(key.encode()).hexdigest()[:12]}.json"
-    path.write_text(json.dumps(checks))
+    atomic.write(_checks_path(kit, key), json.dumps(checks))

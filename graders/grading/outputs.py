@@ -7,15 +7,22 @@ it. ``grades.json`` holds every check's outcome and feedback; check durations ar
 Each submission's feedback file is named by :func:`feedback_names`, one-to-one: a name that is
 already a safe file name keeps it (``alice.txt``); one that had to be changed (``a b``) gets a
 short hash of the original name (``a_b-4f1c2e9a.txt``); ``grades.csv`` says which file is whose.
+
+Every file is written through :func:`graders.grading.atomic.write` (a new file renamed over
+the old one), so nothing put in the reports folder in the meantime, a FIFO or a link, is ever
+opened, and a reader never sees half a report.
 """
 
 from __future__ import annotations
 
 import csv
 import hashlib
+import io
 import json
 import re
 from pathlib import Path
+
+from graders.grading import atomic
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 _SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
@@ -39,19 +46,20 @@ def _num(x: float) -> str:
 def write_csv(results: list[dict], path: Path) -> None:
     ids = exercise_ids(results)
     days = day_names(ids)
-    with open(path, "w", newline="", encoding="utf-8") as fh:
-        w = csv.writer(fh)
-        w.writerow(["submission", *ids, *days, "total", "flags", "feedback"])
-        files = feedback_names([r["submission"] for r in results])
-        for r in results:
-            w.writerow([
-                r["submission"],
-                *(_num(r["exercises"][i]["points"]) if i in r["exercises"] else "" for i in ids),
-                *(_num(r["days"].get(d, 0.0)) for d in days),
-                _num(r["total"]),
-                " | ".join(r["flags"]),
-                files[r["submission"]],
-            ])
+    fh = io.StringIO(newline="")
+    w = csv.writer(fh)
+    w.writerow(["submission", *ids, *days, "total", "flags", "feedback"])
+    files = feedback_names([r["submission"] for r in results])
+    for r in results:
+        w.writerow([
+            r["submission"],
+            *(_num(r["exercises"][i]["points"]) if i in r["exercises"] else "" for i in ids),
+            *(_num(r["days"].get(d, 0.0)) for d in days),
+            _num(r["total"]),
+            " | ".join(r["flags"]),
+            files[r["submission"]],
+        ])
+    atomic.write(path, fh.getvalue())
 
 
 def _strip_timings(r: dict) -> tuple[dict, dict]:
@@ -71,8 +79,8 @@ def write_json(results: list[dict], out: Path, meta: dict) -> None:
         grades.append(clean)
         timings[r["submission"]] = t
     doc = {"kit": meta, "exercises": exercise_ids(results), "submissions": grades}
-    (out / "grades.json").write_text(json.dumps(doc, indent=1, sort_keys=True) + "\n", encoding="utf-8")
-    (out / "timings.json").write_text(json.dumps(timings, indent=1, sort_keys=True) + "\n", encoding="utf-8")
+    atomic.write(out / "grades.json", json.dumps(doc, indent=1, sort_keys=True) + "\n")
+    atomic.write(out / "timings.json", json.dumps(timings, indent=1, sort_keys=True) + "\n")
 
 
 def _safe(name: str) -> bool:
@@ -142,11 +150,10 @@ def feedback_text(r: dict) -> str:
 
 
 def write_feedback(results: list[dict], out: Path) -> None:
-    folder = out / "feedback"
-    folder.mkdir(parents=True, exist_ok=True)
+    folder = atomic.folder(out / "feedback")
     files = feedback_names([r["submission"] for r in results])
     for r in results:
-        (folder / files[r["submission"]]).write_text(feedback_text(r), encoding="utf-8")
+        atomic.write(folder / files[r["submission"]], feedback_text(r))
 
 
 def write_all(results: list[dict], out: Path, meta: dict) -> None:
@@ -158,7 +165,8 @@ def write_all(results: list[dict], out: Path, meta: dict) -> None:
     write_csv(results, out / "grades.csv")
     write_json(results, out, meta)
     write_feedback(results, out)
-    write_summary(results, out / "summary.html", timings=_timings(results))
+    write_summary(results, out / "summary.html", timings=_timings(results),
+                  isolation=meta.get("isolation", ""))
 
 
 def _timings(results: list[dict]) -> list[tuple[float, str, str]]:
@@ -168,10 +176,17 @@ def _timings(results: list[dict]) -> list[tuple[float, str, str]]:
 
 
 def load(out: Path) -> tuple[list[dict], dict]:
-    """Read back the results of a report folder (for ``--merge``), timings included."""
-    doc = json.loads((out / "grades.json").read_text(encoding="utf-8"))
-    tpath = out / "timings.json"
-    timings = json.loads(tpath.read_text(encoding="utf-8")) if tpath.exists() else {}
+    """Read back the results of a report folder (for ``--merge``), timings included; a
+    ``grades.json`` that is missing, not a regular file or not a report is a ValueError."""
+    text = atomic.read_text(out / "grades.json")
+    try:
+        doc = json.loads(text) if text is not None else None
+    except ValueError:
+        doc = None
+    if not isinstance(doc, dict) or not isinstance(doc.get("submissions"), list):
+        raise ValueError(f"{out / 'grades.json'} is not the grades.json of a drills grade run")
+    text = atomic.read_text(out / "timings.json")
+    timings = json.loads(text) if text is not None else {}
     for r in doc["submissions"]:
         t = timings.get(r["submission"], {})
         r["wall_s"], r["restarts"] = t.get("wall_s"), t.get("restarts")

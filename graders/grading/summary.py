@@ -21,6 +21,7 @@ img{max-width:100%}</style></head>
 <h1>Deep Learning Drills: class summary</h1>
 <p id="counts">{{ results|length }} submissions, {{ exercises|length }} exercises,
 {{ flagged|length }} flagged. Mean total {{ "%.2f"|format(mean) }} of {{ "%g"|format(max_total) }} points.</p>
+{% if isolation %}<p id="isolation">Isolation: {{ isolation }}.</p>{% endif %}
 <h2>Score distribution</h2>
 <img id="distribution" onload="this.setAttribute('data-width', this.naturalWidth)" alt="Histogram of total points per submission" src="data:image/png;base64,{{ distribution }}">
 <h2>Pass rate per exercise</h2>
@@ -70,10 +71,13 @@ def _charts(results: list[dict], rows: list[dict], max_total: float) -> tuple[st
     return distribution, _png(fig)
 
 
-def write_summary(results: list[dict], path: Path, timings: list[tuple[float, str, str]]) -> None:
-    """Write summary.html for ``results`` (``timings``: (seconds, submission, check), slowest first)."""
+def write_summary(results: list[dict], path: Path, timings: list[tuple[float, str, str]],
+                  isolation: str = "") -> None:
+    """Write summary.html for ``results`` (``timings``: (seconds, submission, check), slowest
+    first; ``isolation``: the protections the grading ran with, in words)."""
     import jinja2
 
+    from graders.grading import atomic
     from graders.grading.outputs import exercise_ids, feedback_names
 
     ids = exercise_ids(results)
@@ -96,6 +100,6 @@ def write_summary(results: list[dict], path: Path, timings: list[tuple[float, st
         mean=sum(r["total"] for r in results) / n,
         flagged=[r for r in results if r["flags"]], slowest=timings[:15],
         files=feedback_names([r["submission"] for r in results]),
-        distribution=distribution, pass_rates=pass_rates,
+        distribution=distribution, pass_rates=pass_rates, isolation=isolation,
     )
-    path.write_text(html, encoding="utf-8")
+    atomic.write(path, html)

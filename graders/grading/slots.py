@@ -98,6 +98,8 @@ class Slot:
         self.user = procs.claim_uid() if self.policy.separate else None
         (work / "kits").mkdir(exist_ok=True)
         (work / "tmp").mkdir(exist_ok=True)
+        if self.user is not None:
+            os.chmod(work / "kits", 0o711)  # its copy of the kit can be reached, not listed
         self.kit = kitmod.clone(master, work / "kits")
         self._server: ForkServer | None = None
 

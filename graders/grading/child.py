@@ -31,7 +31,7 @@ class Limits:
 
     per_test: float = 60.0
     per_submission: float = 900.0
-    memory_mb: int = 6144
+    memory_mb: int = 12288  # TensorFlow training beside torch maps about 5.7 GB
     output_mb: int = 32
     restarts: int = 8
 

@@ -39,7 +39,7 @@ def add_grade_arguments(parser: argparse.ArgumentParser) -> None:
                         help="merge the reports of these folders (from --shard runs) into --out")
     parser.add_argument("--timeout-per-test", type=float, default=60.0, metavar="S")
     parser.add_argument("--timeout-per-submission", type=float, default=900.0, metavar="S")
-    parser.add_argument("--memory-limit", type=int, default=6144, metavar="MB",
+    parser.add_argument("--memory-limit", type=int, default=12288, metavar="MB",
                         help="address-space limit of a grading process")
     parser.add_argument("--output-limit", type=int, default=32, metavar="MB",
                         help="largest file (captured output included) a grading process may write")

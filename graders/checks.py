@@ -216,11 +216,12 @@ def _type_name(obj: Any) -> str:
     return name if isinstance(name, str) and type(name) is str else "object"
 
 
+from torch.utils._python_dispatch import _disable_current_modes  # noqa: E402
+
+
 @contextmanager
 def _untouched() -> Iterator[None]:
     """No torch-function handling (subclasses, modes) and no dispatch mode active."""
-    from torch.utils._python_dispatch import _disable_current_modes
-
     with _DisableTorchFunction(), _disable_current_modes():
         yield
 

@@ -627,6 +627,10 @@ def _tensors_equal(g: PlainTensor, e: PlainTensor, *, nan_equal: bool) -> bool:
 def _equal(got: Any, expected: Any) -> bool:
     """Deep equality of plain data (what ``==`` means for built-ins; tensors by value)."""
     te, tg = type(expected), type(got)
+    if (te is PlainTensor) != (tg is PlainTensor):  # a one-element tensor equals its number
+        t, n = (got, expected) if tg is PlainTensor else (expected, got)
+        return (_one_of(type(n), bool, int, float) and t.numel == 1 and t.values is not None
+                and bool(_item(t.values, 0) == n))
     if te is PlainTensor or tg is PlainTensor:
         return (te is tg and got.dtype == expected.dtype and got.device == expected.device
                 and _tensors_equal(got, expected, nan_equal=True))

@@ -62,7 +62,7 @@ def _explain_params(got: list, expected: list) -> str:
 
 
 def _compare(what: str, got: list, expected: list, explain: str = "") -> None:
-    if got != expected:
+    if not equal_values(got, expected):
         fail(f"after the statements of the smallest failing input, {what} gives {got}; a "
              f"torch.nn.Module tree built by the same statements gives {expected}. {explain}")
 
@@ -217,7 +217,7 @@ def test_Module_train_and_eval_are_recursive(program, calls):
                      f"(return self, so that model = Net().eval() works).")
         got = [m.training for m in tree.nodes]
         expected = [m.training for m in torch_tree.nodes]
-        if got != expected:
+        if not equal_values(got, expected):
             which = [f"m{i}" for i, (a, b) in enumerate(zip(got, expected)) if a != b]
             fail(f"after {'; '.join(done)}, the training flags of m0..m{program.nodes - 1} are "
                  f"{got}; torch gives {expected} ({', '.join(which)} differ). train(mode) sets "
@@ -427,7 +427,7 @@ def test_Linear_registers_weight_then_bias(in_f, out_f, bias):
         expected.append(("bias", (out_f,), "Parameter", torch.float32))
     elif layer.bias is not None:
         fail(f"{what}.bias is {layer.bias!r}; expected None.")
-    if named != expected:
+    if not equal_values(named, expected):
         fail(f"{what}.named_parameters() gives {named}; expected {expected}: register weight "
              f"(out_features, in_features) first, then bias (out_features,), both "
              f"torch.nn.Parameter in float32.")

@@ -605,7 +605,7 @@ def test_EarlyStopping_follows_the_keras_rule(metrics, patience, min_delta, mode
                           f"bad_epochs.")
             fail(f"{what}: after {calls}, (best, best_epoch, bad_epochs) = {state}; Keras' rule "
                  f"gives {(best, best_epoch, bad)}. {advice}")
-        if got != stop:
+        if not equal_values(got, stop):
             advice = ("return True once bad_epochs >= patience" if stop and bad >= patience else
                       "once it has returned True, step keeps returning True (even after an "
                       "improvement)" if stop else "return True only once bad_epochs >= patience")
@@ -618,7 +618,7 @@ def test_EarlyStopping_starts_with_nothing_seen():
     for mode, best in (("min", math.inf), ("max", -math.inf)):
         stopper = mod.EarlyStopping(3, mode=mode)
         got = (stopper.best, stopper.best_epoch, stopper.bad_epochs)
-        if got != (best, -1, 0):
+        if not equal_values(got, (best, -1, 0)):
             fail(f"EarlyStopping(3, mode={mode!r}) starts with (best, best_epoch, bad_epochs) = "
                  f"{got}; expected {(best, -1, 0)}: nothing is better than {best} yet, so any "
                  f"first finite value improves.")
@@ -760,7 +760,7 @@ def test_fit_with_early_stopping_reports_history_and_best_epoch(seed, patience, 
              f"(stop as soon as EarlyStopping.step returns True, at most max_epochs epochs).")
     _, best, best_epoch, _ = expected[epochs - 1]
     got = (result["best_epoch"], result["best_val_loss"])
-    if got[0] != best_epoch or not _same_float(got[1], best):
+    if not equal_values(got[0], best_epoch) or not _same_float(got[1], best):
         advice = ("best_epoch is 0-based." if got[0] == best_epoch + 1 else
                   "Report EarlyStopping's best_epoch and best.")
         fail(f"{call} reports best_epoch = {got[0]}, best_val_loss = {got[1]!r}; for the history "
@@ -846,7 +846,7 @@ def test_fit_with_early_stopping_restores_the_start_when_nothing_improves():
     run = _fit_run(mod.fit_with_early_stopping, 3, 2, 6, nan_val=True)
     result, call = run["result"], run["call"] + " with NaN validation targets"
     got = (result["best_epoch"], result["best_val_loss"], result["epochs_run"])
-    if got != (-1, math.inf, 2):
+    if not equal_values(got, (-1, math.inf, 2)):
         fail(f"{call} returned best_epoch, best_val_loss, epochs_run = {got}; expected "
              f"(-1, inf, 2): NaN never improves, so training stops after patience epochs.")
     differ = _state_diff({k: v.detach() for k, v in run["model"].state_dict().items()},
@@ -907,7 +907,7 @@ def test_fit_with_early_stopping_matches_the_reference_run(seed, patience):
     assert_close(got["history"], expected["history"], rtol=1e-9, atol=1e-12,
                  what=f"{call}['history'] against the reference's run from the same seeds")
     for key in ("best_epoch", "epochs_run"):
-        if got[key] != expected[key]:
+        if not equal_values(got[key], expected[key]):
             fail(f"{call}[{key!r}] is {got[key]}; the reference's run gives {expected[key]}.")
     for key, value in expected_state.items():
         assert_close(state[key], value, rtol=1e-9, atol=1e-12,

@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from graders import strategies as ds
 from graders import reference, student
-from graders.checks import assert_close, assert_equal, close_values, fail
+from graders.checks import assert_close, assert_equal, close_values, equal_values, fail
 from graders.forbid import by_hand
 
 mod = student("day4.embeddings")
@@ -92,7 +92,7 @@ def _check_neighbours(e, index, k, call):
     if not isinstance(got, list) or not all(type(i) is int for i in got):
         fail(f"{call} returned {got!r}; expected a list of Python ints (use .tolist()).")
     expected = ref.nearest_neighbours(e, index, k)
-    if got == expected:
+    if equal_values(got, expected):
         return
     s = _sims(e, index)
     if index in got:
@@ -153,7 +153,7 @@ def test_nearest_neighbours_uses_float64():
     """Are similarities that differ only beyond float32 precision still ranked correctly?"""
     e = torch.tensor([[1.0, 0.0], [1.0, 1.2e-4], [1.0, 1.0e-4], [-1.0, 0.5]], dtype=torch.float32)
     got = mod.nearest_neighbours(e, 0, 2)
-    if got != [2, 1]:
+    if not equal_values(got, [2, 1]):
         fail(f"nearest_neighbours(e, 0, 2) returned {got!r}, expected [2, 1] for rows "
              f"{e.tolist()}: their similarities to row 0 differ by about 2e-9, which float32 "
              f"rounds away. Convert to float64 before computing similarities.")

@@ -36,7 +36,7 @@ def test_tokenize_follows_the_rule(text):
     expected = _tokens_oracle(text)
     if not isinstance(got, list) or not all(type(t) is str for t in got):
         fail(f"tokenize({text!r}) returned {got!r}; expected a list of str.")
-    if got != expected:
+    if not equal_values(got, expected):
         hint = ""
         if any(t != t.lower() for t in got):
             hint = " Lower-case the text first (text.lower())."
@@ -82,7 +82,7 @@ def _check_vocab(got, expected, call):
     if ids != list(range(len(got))):
         fail(f"{call} returned {got!r}: the ids must be 0, 1, 2, ... with no gaps or repeats "
              f"(a token that is also a special is not added a second time). Expected {expected!r}.")
-    if got != expected:
+    if not equal_values(got, expected):
         order_got = sorted(got, key=got.get)
         order_exp = sorted(expected, key=expected.get)
         fail(f"{call} gives the tokens in the order {order_got!r}, expected {order_exp!r}: "
@@ -128,7 +128,7 @@ def test_encode_maps_unknown_tokens_to_unk(lists, tokens):
     expected = [vocab.get(t, vocab["<unk>"]) for t in tokens]
     if not isinstance(got, list) or not all(type(i) is int for i in got):
         fail(f"encode({tokens!r}, vocab) returned {got!r}; expected a list of Python ints.")
-    if got != expected:
+    if not equal_values(got, expected):
         fail(f"encode({tokens!r}, vocab={vocab!r}) returned {got!r}, expected {expected!r}. "
              f"Unknown tokens map to vocab['<unk>'] (here {vocab['<unk>']}) and are never "
              f"dropped.")
@@ -166,7 +166,7 @@ def test_decode_inverts_encode(lists, picks, as_tensor):
     if not isinstance(got, list) or not all(type(t) is str for t in got):
         fail(f"decode({arg!r}, vocab) returned {got!r}; expected a list of str (convert tensor "
              f"elements with int(i)).")
-    if got != expected:
+    if not equal_values(got, expected):
         fail(f"decode({arg!r}, vocab={shuffled!r}) returned {got!r}, expected {expected!r}. "
              f"Look ids up in the inverse mapping {{id: token}}, not by position in the dict.")
 

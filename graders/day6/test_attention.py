@@ -14,7 +14,7 @@ from torch import nn
 
 from graders import student
 from graders import strategies as ds
-from graders.checks import assert_close, close_values, fail
+from graders.checks import assert_close, close_values, equal_values, fail
 from graders.forbid import forbidden_calls
 from graders.gpu import gpu_parity
 from graders.profiles import examples
@@ -304,7 +304,7 @@ def test_MultiHeadSelfAttention_has_the_layout_of_torch():
         layer = mod.MultiHeadSelfAttention(embed, heads)
         got = {k: tuple(v.shape) for k, v in layer.state_dict().items()}
         expected = {k: tuple(v.shape) for k, v in mha.state_dict().items()}
-        if got != expected:
+        if not equal_values(got, expected):
             fail(f"MultiHeadSelfAttention({embed}, {heads}).state_dict() has {got}; expected "
                  f"{expected} (the names and shapes of nn.MultiheadAttention({embed}, {heads}, "
                  f"batch_first=True)).")

@@ -66,11 +66,11 @@ def test_saved_tensor_stats_counts_every_saved_tensor():
         if not isinstance(got, tuple) or len(got) != 2 or not all(type(v) is int for v in got):
             fail(f"saved_tensor_stats returned {got!r} for {label}; expected a tuple of two "
                  f"Python ints (count, nbytes) such as {expected}.")
-        if got[0] != expected[0]:
+        if not equal_values(got[0], expected[0]):
             fail(f"saved_tensor_stats counts {got[0]} saved tensors for {label}; autograd saved "
                  f"{expected[0]} (count every call of the pack hook, the same tensor saved twice "
                  f"included).")
-        if got[1] != expected[1]:
+        if not equal_values(got[1], expected[1]):
             fail(f"saved_tensor_stats gives {got[1]} bytes for {label}; the saved tensors hold "
                  f"{expected[1]} bytes (t.numel() * t.element_size() for each one).")
         if _top_hooks() is not None:

@@ -167,7 +167,6 @@ class ForkServer:
         self.ready = False
         self.lost = False
         self.running: int | None = None
-        self.kit_root: object = None
         threading.Thread(target=self._pump, daemon=True).start()
 
     @property
@@ -211,9 +210,9 @@ class ForkServer:
         """The server runs and is not stopped (by a signal or a tracer)."""
         if self.lost or self.proc.poll() is not None:
             return False
-        from graders.grading.procs import _stat
+        from graders.grading.procs import state
 
-        found = _stat(self.proc.pid)
+        found = state(self.proc.pid)
         return found is not None and found[0] not in ("T", "t", "Z", "X")
 
     def start(self, args: list[str], env: dict[str, str], cwd: str, log: list, channel: list,
@@ -234,9 +233,9 @@ class ForkServer:
             raise ServerLost("the fork server closed its pipe") from None
         msg = self._wait(60)
         pid = msg.get("pid")
-        from graders.grading.procs import _stat
+        from graders.grading.procs import state
 
-        found = _stat(pid) if isinstance(pid, int) and pid > 1 else None
+        found = state(pid) if isinstance(pid, int) and pid > 1 else None
         if found is None or found[1] != self.proc.pid:  # only ever a child of the server
             raise ServerLost("the fork server answered out of turn")
         self.running = pid

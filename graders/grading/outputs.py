@@ -185,8 +185,10 @@ def load(out: Path) -> tuple[list[dict], dict]:
         doc = None
     if not isinstance(doc, dict) or not isinstance(doc.get("submissions"), list):
         raise ValueError(f"{out / 'grades.json'} is not the grades.json of a drills grade run")
-    text = atomic.read_text(out / "timings.json")
-    timings = json.loads(text) if text is not None else {}
+    try:
+        timings = json.loads(atomic.read_text(out / "timings.json") or "{}")
+    except ValueError:
+        timings = {}
     for r in doc["submissions"]:
         t = timings.get(r["submission"], {})
         r["wall_s"], r["restarts"] = t.get("wall_s"), t.get("restarts")

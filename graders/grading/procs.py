@@ -60,7 +60,7 @@ def become_subreaper() -> bool:
     return prctl(PR_SET_CHILD_SUBREAPER, 1)
 
 
-def _stat(pid: int) -> tuple[str, int, int] | None:
+def state(pid: int) -> tuple[str, int, int] | None:
     """(state, parent pid, session id) of ``pid``, or None when it is gone."""
     try:
         with open(f"/proc/{pid}/stat", "rb") as fh:
@@ -75,7 +75,7 @@ def _table() -> dict[int, tuple[str, int, int]]:
     out = {}
     for name in os.listdir("/proc"):
         if name.isdigit():
-            found = _stat(int(name))
+            found = state(int(name))
             if found is not None:
                 out[int(name)] = found
     return out

@@ -2,9 +2,12 @@
 
 Modules: :mod:`~graders.grading.cli` (the command), :mod:`~graders.grading.intake` (reading
 folders and zips), :mod:`~graders.grading.kit` (the private copy of the graders),
+:mod:`~graders.grading.slots` (where a submission is graded: its worker's copy of the kit, fork
+server and, as root, user id), :mod:`~graders.grading.forkserver`,
 :mod:`~graders.grading.child` and :mod:`~graders.grading.grade` (one submission in its own
-process, with limits), :mod:`~graders.grading.guard` and :mod:`~graders.grading.tamper` (the
-sandbox rules, used by :mod:`graders.sandbox`), :mod:`~graders.grading.scoring`,
-:mod:`~graders.grading.executors` (local processes or a Dask cluster),
-:mod:`~graders.grading.outputs` and :mod:`~graders.grading.summary` (the reports).
+processes, with limits), :mod:`~graders.grading.procs` (ending what they started),
+:mod:`~graders.grading.guard` and :mod:`~graders.grading.tamper` (the sandbox rules, used by
+:mod:`graders.sandbox`), :mod:`~graders.grading.scoring`, :mod:`~graders.grading.executors`
+(local processes or a Dask cluster), :mod:`~graders.grading.outputs` and
+:mod:`~graders.grading.summary` (the reports, written through :mod:`~graders.grading.atomic`).
 """

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import torch
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from graders import reference, student
@@ -30,6 +30,7 @@ def _tokens_oracle(text: str) -> list[str]:
 # --- tokenize ---------------------------------------------------------------------------------
 
 @given(text=texts)
+@example(text="x1_y2 3.14")  # "_" between alphanumerics, always tried
 def test_tokenize_follows_the_rule(text):
     """Does tokenize lower-case, keep runs of alphanumerics together and split off every symbol?"""
     got = mod.tokenize(text)

@@ -112,3 +112,62 @@ FAULTS: dict[str, str] = {
         "    return {'shape': ()}\n"
     ),
 }
+
+
+#: An honest ``describe`` (not a case of the tables above): written with libraries that compile
+#: code (dataclasses, namedtuple, enum, typing, torch.jit.script, torch.fx), look at frames
+#: (logging, traceback.format_exc) or start threads (concurrent.futures). None of that is the
+#: submission hiding anything: it must get full marks without a flag.
+HONEST_LIBRARIES = '''
+
+# --- describe written with libraries that compile code, look at frames or start threads ------
+import collections
+import dataclasses
+import enum
+import logging
+import traceback
+import typing
+from concurrent.futures import ThreadPoolExecutor
+
+import torch.fx
+
+_Shape = collections.namedtuple("_Shape", "dims")
+_T = typing.TypeVar("_T")
+_Kind = enum.Enum("_Kind", "leaf view")
+
+
+@dataclasses.dataclass(frozen=True)
+class _Meta:
+    shape: tuple
+    numel: int
+
+
+class _Numel(torch.nn.Module):
+    def forward(self, x):
+        return x.numel()
+
+
+def _numel(x: torch.Tensor) -> int:
+    return x.numel()
+
+
+_scripted = torch.jit.script(_numel)
+_traced = torch.fx.symbolic_trace(_Numel())
+_log = logging.getLogger("describe")
+_reference_describe = describe
+
+
+def describe(t: torch.Tensor) -> dict:
+    meta = _Meta(tuple(t.shape), _Shape(tuple(t.shape)).dims and int(t.numel()) or 0)
+    _log.debug("describing %s", meta)
+    try:
+        raise ValueError("formatted, not raised")
+    except ValueError:
+        traceback.format_exc()
+    with ThreadPoolExecutor(1) as pool:
+        out = pool.submit(_reference_describe, t).result()
+    assert out["numel"] == meta.numel or meta.numel == 0
+    if t.numel() and t.dtype == torch.float32 and not t.requires_grad:
+        assert int(_scripted(t)) == t.numel() == int(_traced(t))
+    return out
+'''

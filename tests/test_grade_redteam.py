@@ -207,29 +207,3 @@ def test_the_hiding_and_grader_state_families_are_graded(graded):
 def test_a_flag_names_what_was_reached(graded, name, why):
     """Is the reason in the flag what the code did (not a side effect of a refusal)?"""
     assert any(why in f for f in graded["json"][name]["flags"]), graded["json"][name]["flags"]
-
-
-@pytest.fixture(scope="module")
-def honest_libraries(tmp_path_factory: pytest.TempPathFactory) -> dict:
-    """One submission graded alone: describe written with libraries that compile code, look
-    at frames or start threads (redteam.hiding.HONEST_LIBRARIES)."""
-    from redteam import hiding
-
-    root = tmp_path_factory.mktemp("libraries")
-    (root / "libraries" / "day1").mkdir(parents=True)
-    (root / "libraries" / "day1" / "tensors.py").write_text(hostile.reference_text() + hiding.HONEST_LIBRARIES)
-    proc = subprocess.run(
-        [sys.executable, "-m", "graders.cli", "grade", str(root / "libraries"), "--out", str(root / "out"),
-         "--workers", "1", "--exercises", f"{HOSTILE},{HONEST}", "--profile", "drills",
-         "--timeout-per-test", "20", "--timeout-per-submission", "120", "--no-progress"],
-        cwd=KIT, capture_output=True, text=True, timeout=600,
-    )
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    return json.loads((root / "out" / "grades.json").read_text())["submissions"][0]
-
-
-def test_libraries_that_compile_code_or_read_frames_are_not_the_submission_hiding(honest_libraries):
-    """Is an honest describe that uses dataclasses, namedtuple, typing, torch.jit.script,
-    torch.fx, logging, traceback and a thread pool graded full marks without a flag?"""
-    assert honest_libraries["flags"] == [], honest_libraries["flags"]
-    assert honest_libraries["total"] == 3, honest_libraries["exercises"]

@@ -138,13 +138,11 @@ class Snapshot:
                 if key in _SKIP_KEYS or f"{label}.{key}" in _PER_TEST:
                     continue
                 current = now.get(key, _MISSING)
-                if current is not value and not _library_wrapper(current, value, label, mine):
+                if current is not value and not (not strict and _library_wrapper(current, value, label, mine)):
                     changed.append(f"{label}.{key}")
                     _put(owner, key, value)
             if strict:
                 for key in [k for k in now if k not in keys and k not in _SKIP_KEYS]:
-                    if _library_marker(label, key, now[key]):
-                        continue  # torch._dynamo's mark that it wrapped nn.Module (kept)
                     if not _cache_entry(owner, key, now[key]):
                         changed.append(f"{label}.{key}")
                     _drop(owner, key)
@@ -163,19 +161,17 @@ def _watched(value: object) -> bool:
 def _library_wrapper(new: object, old: object, label: str,
                      mine: Callable[[object], bool] | None = None) -> bool:
     """True for a library's own wrapper of the old value (``torch._dynamo`` wraps
-    ``torch.manual_seed`` when it is first imported, and ``nn.Module.__init__`` when it first
-    compiles): a plain function whose code lies in the library's own folder and whose
-    ``__wrapped__`` is the old value, or whose closure holds it. A function's ``__module__``
-    and ``__wrapped__`` can be set by anyone without an audit event, so they alone prove
-    nothing; code the submission wrote or compiled (``mine``) never passes."""
+    ``torch.manual_seed`` when it is first imported): a plain function whose code lies in the
+    library's own folder and whose ``__wrapped__`` is the old value. A function's
+    ``__module__`` and ``__wrapped__`` can be set by anyone without an audit event, so they
+    alone prove nothing; code the submission wrote or compiled (``mine``) never passes."""
     if type(new) is not FunctionType:
         return False
     code = new.__code__
     if mine is not None and mine(code):
         return False
-    if _dict_get(vars(new), "__wrapped__") is not old and not any(
-            _cell(c) is old for c in new.__closure__ or ()):
-        return False  # neither functools.wraps'd nor closing over what it replaced
+    if _dict_get(vars(new), "__wrapped__") is not old:
+        return False
     package = sys.modules.get(label.split(".")[0])
     where = getattr(package, "__file__", None)
     if type(where) is not str:
@@ -183,13 +179,6 @@ def _library_wrapper(new: object, old: object, label: str,
     folder = os.path.dirname(os.path.realpath(where)) + os.sep
     filename = code.co_filename
     return type(filename) is str and os.path.realpath(filename).startswith(folder)
-
-
-def _library_marker(label: str, key: str, value: object) -> bool:
-    """True for the flags torch keeps on its own classes (``___needs_generation_tag_patch``,
-    which ``torch._dynamo`` sets on ``nn.Module`` beside the wrappers it installs): a private
-    name of three underscores and a bool, which no behaviour of the class reads."""
-    return label.split(".")[0] == "torch" and key.startswith("___") and type(value) is bool
 
 
 def _put(owner: object, key: str, value: object) -> None:

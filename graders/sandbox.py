@@ -61,7 +61,6 @@ from graders.grading.guard import (
     load_roles,
 )
 from graders.grading.tamper import Data, Modules, Snapshot, State
-from graders.grading.tamper import genuine as _genuine
 
 _write = os.write
 _LIVE_SYS, _LIVE_OS, _LIVE_RUNTIME = sys, os, _runtime  # set and read as they are now (not sealed)
@@ -265,16 +264,25 @@ class Sandbox:
             return cached
         pkg, root = _runtime._REFERENCE_PKG, self.reference
         day = short.split(".")[0]
-        folder = (os.path.realpath(str(root)) + os.sep,)
-        for name in (pkg, f"{pkg}.{day}", f"{pkg}.{short}"):
+        for name in (f"{pkg}.{day}", f"{pkg}.{short}"):
             module = sys.modules.get(name)
-            if module is None or (_genuine(module, folder) and (
-                    name != f"{pkg}.{day}" or list(getattr(module, "__path__", None) or []) == [str(root / day)])):
+            if module is None:
+                continue
+            if name == f"{pkg}.{day}" and list(getattr(module, "__path__", None) or []) == [str(root / day)] \
+                    and self.guard.was_imported(name):
                 continue
             self.guard.violations.append(f"planted a module for the reference ({name.replace(pkg, 'reference')})")
             _forget(name)
         module = self.real_import(root, pkg, short)
-        if not _genuine(module, folder):
+        folder = os.path.realpath(str(root)) + os.sep
+        where = getattr(module, "__file__", None)
+        foreign = type(where) is not str or not os.path.realpath(where).startswith(folder)
+        for value in list(vars(module).values()):
+            code = getattr(value, "__code__", None) if type(value) is types.FunctionType else None
+            if code is not None and getattr(value, "__module__", None) == module.__name__ \
+                    and not os.path.realpath(code.co_filename).startswith(folder):
+                foreign = True
+        if foreign:
             self.guard.violations.append("made other code pass for the reference")
             _forget(f"{pkg}.{day}")
             raise SandboxViolation("not allowed while grading: other code passed for the reference")
@@ -374,7 +382,7 @@ class Sandbox:
         for step in (lambda: flagged.extend(self.state.restore()),
                      lambda: changed.extend(self.snapshot.restore(guard.is_mine)),
                      lambda: changed.extend(self.data.restore()),
-                     lambda: changed.extend(self.modules.restore(self.kit, guard._own)),
+                     lambda: changed.extend(self.modules.restore(guard.was_imported, self.kit, guard._own)),
                      self._check_own_packages, self._show_config, self._forget_exits):
             try:
                 step()

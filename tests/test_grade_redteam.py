@@ -175,35 +175,3 @@ def test_a_lost_fork_server_is_replaced_and_flags_the_check_it_ran(graded):
             assert sub["exercises"][HOSTILE]["status"] == "flagged", sub["flags"]
         assert sub["exercises"][HONEST]["points"] == 2
     assert "Isolation: " + grades["kit"]["isolation"] in (graded["out"] / "summary.html").read_text()
-
-
-# --- code that hides its origin, and the grader's state (hiding.py, grader_state.py) ----------
-
-
-def test_the_hiding_and_grader_state_families_are_graded(graded):
-    """Are both families in the run, with at least 25 cases between them?"""
-    from redteam import grader_state, hiding
-
-    mine = {name for module in (hiding, grader_state)
-            for table in ("CHEATS", "LIES", "FAULTS") for name in getattr(module, table, {})}
-    assert len(mine) >= 25
-    assert mine <= set(graded["kinds"])
-
-
-@pytest.mark.parametrize("name, why", [
-    ("thread_copies_reference", "reference/day1/tensors.py"),
-    ("finalizer_copies_reference", "reference/day1/tensors.py"),
-    ("exec_with_library_globals", "read reference/day1/tensors.py"),
-    ("compile_under_library_name", "under another file's name"),
-    ("wrapper_poses_as_torch", "torch.allclose"),
-    ("getframe_reads_grader_locals", "interpreter's frames"),
-    ("frame_from_builtin_chain", "interpreter's frames"),
-    ("sandbox_vault_closed", "tampered with the grading sandbox"),
-    ("speed_factor_raised", "graders.speed.speed_check.__kwdefaults__['factor']"),
-    ("next_check_emptied", ".hypothesis.inner_test"),
-    ("reference_planted", "sys.modules['_drills_reference.day1.tensors']"),
-    ("mode_left_entered", "mode entered"),
-])
-def test_a_flag_names_what_was_reached(graded, name, why):
-    """Is the reason in the flag what the code did (not a side effect of a refusal)?"""
-    assert any(why in f for f in graded["json"][name]["flags"]), graded["json"][name]["flags"]

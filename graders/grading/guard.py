@@ -11,9 +11,10 @@ checked scores 0. Code is the submission's by where it comes from, not by what i
 its files and what it wrote to its own folders, code run with its module globals, code it
 compiled or ran with ``exec``/``eval`` under any file name or globals, and the threads and
 callbacks it started (:func:`_as_submission`). Grader code, torch and the standard library are
-not restricted, except that code which did not ask for it by name (a chain of built-in
-callables the submission left for grader code to call, a finaliser gc runs) gets no frame and,
-while a check runs, starts or signals no process and uses no network (:data:`_LETHAL`).
+not restricted, with three exceptions that hold whoever asks: while a check runs, no process
+is started or signalled, no network is used (:data:`_LETHAL`) and nothing is written into a
+folder ``drills grade`` protects; and no frame goes to code that does not ask for one by name
+(a chain of built-in callables the submission left for grader code to call).
 
 The guard's own state lives in the frame of a suspended generator (:func:`_vault`), which the
 hook refuses to hand to the submission; the sandbox's wrappers talk to it through
@@ -83,22 +84,20 @@ _LIBRARIES = frozenset({"torch", "numpy", "graders", "hypothesis", "pytest", "_p
 _WATCHED_RULES = frozenset(_REFUSED) | _PATH_WRITE | _PATH_LIST | {
     "open", "import", "compile", "object.__setattr__",
 }
-#: Refused while a check runs to code that did not ask for them by name (a registry allowance
-#: still applies): grader code that starts processes or opens sockets names what it calls, a
-#: finaliser or a chain of built-in callables the submission left for others to run does not.
-_LETHAL = {  # event: words the code that asks for it names (``os.kill(pid, sig)``: "kill")
-    "subprocess.Popen": ("audit", "popen", "fork_exec"), "os.system": ("system",),
-    "os.exec": ("exec",), "os.posix_spawn": ("spawn",), "os.spawn": ("spawn",),
-    "os.fork": ("fork",), "os.forkpty": ("fork",), "pty.spawn": ("audit", "spawn"),
-    "os.kill": ("kill",), "os.killpg": ("kill",), "signal.pthread_kill": ("kill",),
-    "socket.connect": ("connect",), "socket.bind": ("bind",), "socket.sendto": ("send",),
-}
+#: Refused whoever asks while a check runs (a registry allowance still applies): a check never
+#: starts or signals processes or uses the network, so code the submission left for others to
+#: run (a finaliser, a chain of built-in callables) cannot either.
+_LETHAL = frozenset({
+    "subprocess.Popen", "os.system", "os.exec", "os.posix_spawn", "os.spawn", "os.fork", "os.forkpty",
+    "pty.spawn", "os.kill", "os.killpg", "signal.pthread_kill", "socket.connect", "socket.bind",
+    "socket.sendto",
+})
 #: Events that hand out an interpreter frame (from which every older frame can be reached).
 _FRAME_EVENTS = frozenset({"sys._getframe", "object.__getattr__"})
 _FRAME_ATTRS = frozenset({"tb_frame", "gi_frame", "cr_frame", "ag_frame", "f_back"})
 #: Events that make or run code: recorded (attribution) or refused (disguise).
 _CODE_EVENTS = frozenset({"exec", "function.__new__", "compile", "code.__new__", "marshal.loads"})
-_WATCHED = _WATCHED_RULES | frozenset(_LETHAL) | _FRAME_EVENTS | _CODE_EVENTS
+_WATCHED = _WATCHED_RULES | _LETHAL | _FRAME_EVENTS | _CODE_EVENTS
 #: The standard library's helpers that return frames (or their locals) to their caller.
 _HELPER_FILES = frozenset(
     os.path.join(os.path.dirname(os.__file__), name) for name in ("inspect.py", "traceback.py")
@@ -323,6 +322,7 @@ class Guard:
         self._exits: list = []  # atexit callbacks the submission registered (wrapped)
         self._modules: dict[str, object] = {}  # modules whose functions the sandbox wrapped
         self._open: set[int] = set()  # hidden things a wrapper may use on the submission's behalf
+        self._imported: set[str] = set()  # modules an import statement or importlib loaded
         self.ask: Callable[..., object] | None = None  # set by install(): the vault's door
 
     # --- who is calling ------------------------------------------------------------------
@@ -511,16 +511,6 @@ class Guard:
             return None
         return None
 
-    def _unasked(self, caller, words: tuple[str, ...]) -> bool:
-        """True when the code that raised an event did not ask for it by name: a finaliser gc
-        runs in the frame it interrupted, built-in callables chained together, or anything that
-        runs in the guard's own frames."""
-        if caller is None or caller is _dict_get(self._gc.__dict__, "frame"):
-            return True
-        if id(caller.f_code) in _GUARD_CODES and caller.f_code is not _WATCH_CODE:
-            return True
-        return not _asks_for(caller, words)
-
     def _frames(self, caller, event: str, args: tuple) -> str | None:
         """Why handing out a frame (``sys._getframe``, a traceback's, a generator's) to
         ``caller`` is refused: the submission's code, directly or through the standard
@@ -535,8 +525,12 @@ class Guard:
         why = "read the interpreter's frames (where the grader keeps its state)"
         if caller is None:
             return None
-        if self._unasked(caller, ("frame",)):
-            return why  # gc's finalisers, built-in callables chained together, the guard's frames
+        if caller is _dict_get(self._gc.__dict__, "frame"):
+            return why  # a finaliser run by gc, not the frame gc interrupted, is asking
+        if id(caller.f_code) in _GUARD_CODES and caller.f_code is not _WATCH_CODE:
+            return why  # the guard asks for frames only where the hook does not look: not it
+        if not _asks_for_frame(caller):
+            return why  # no code that asks for a frame: built-in callables chained together
         outer = None
         frame = caller
         while frame is not None and _frame_helper(frame.f_code):
@@ -573,14 +567,18 @@ class Guard:
     def _judge(self, event: str, args: tuple) -> str | None:
         """Why ``event`` is refused (None when it is fine). What the event would do is judged
         first (cheap); who is asking only when that would be refused (a walk of the stack)."""
+        if event == "import" and args and type(args[0]) is str:
+            self._imported.add(args[0])
         if event in _FRAME_EVENTS:
             return self._frames(sys._getframe(2), event, args)  # _judge <- _hook <- the caller
         if event in _CODE_EVENTS:
             why = self._code_events(sys._getframe(2), event, args)
             if why is not None or event not in _WATCHED_RULES:
                 return why
-        if self.checking and event in _LETHAL and self._unasked(sys._getframe(2), _LETHAL[event]):
-            why = self.verdict(event, args)  # not asked for by name: built-in callables chained
+        if self.checking:  # whoever asks: a check never needs these
+            why = self.verdict(event, args) if event in _LETHAL else None
+            if why is None and (event in _PATH_WRITE or event == "open"):
+                why = self._protected_write(event, args)
             if why is not None:
                 return why
         if event not in _WATCHED_RULES:
@@ -595,6 +593,23 @@ class Guard:
         if event == "open" and not self.student_not_importing(3):
             why = self.verdict(event, args, importing=True)
         return why
+
+    def _protected_write(self, event: str, args: tuple) -> str | None:
+        """Writing into a folder ``drills grade`` protects, whoever asks, during a check."""
+        if event == "open":
+            path, mode, flags = (tuple(args) + (None, None, None))[:3]
+            writing = (type(mode) is str and any(c in mode for c in "wax+")) or bool(
+                type(flags) is int and flags & _WRITE_FLAGS
+            )
+            paths = (path,) if writing else ()
+        else:
+            paths = args
+        for p in paths:
+            if type(p) in (str, bytes):
+                real = os.path.realpath(os.fsdecode(p))
+                if _under(real, self.protected) and not self._writable(real):
+                    return f"changed {self.places.describe(real)} (outside its own folder)"
+        return None
 
     def _hook(self, event: str, args: tuple) -> None:
         if event == "object.__getattr__":
@@ -630,6 +645,9 @@ class Guard:
             self._open.add(token)
         return token
 
+    def was_imported(self, name: str) -> bool:
+        """True when an ``import`` of the module ``name`` happened (not a planted entry)."""
+        return name in self._imported
 
     def trust(self, *functions: Callable) -> None:
         """Let the code of ``functions`` (the sandbox's wrappers) fetch hidden things."""
@@ -769,13 +787,11 @@ def attribute_callbacks(guard: Guard) -> None:
     The wrappers hold no real function: they ask the guard's vault, which calls it. A fresh
     copy of a wrapped built-in module (``_imp.create_builtin``) is the wrapped module itself.
     """
-    import _imp  # the live modules (this code may run from a sealed copy of this module)
+    import _imp
     import _signal
-    import _thread
     import atexit
     import builtins
     import posix
-    import sys
     import threading
     import weakref
 
@@ -995,20 +1011,9 @@ def _asks_for_frame(frame) -> bool:
     few names it loaded just before (``sys._getframe(1)``, ``tb.tb_frame``, ``getattr(gen,
     "gi_frame")``). Grader code that drops an object, compares or prints it names none: when
     such code is the caller, the frame was asked for by built-in callables chained together."""
-    return _asks_for(frame, ("frame",))
-
-
-def _asks_for(frame, words: tuple[str, ...]) -> bool:
-    """True when the instruction ``frame`` is at, or one of the few names it loaded just before,
-    contains one of ``words``."""
     offsets, names = _named_loads(frame.f_code)
     at = _bisect_right(offsets, frame.f_lasti)
-    for name in names[max(0, at - 6):at]:
-        if type(name) is str:
-            low = name.lower()
-            if any(w in low for w in words):
-                return True
-    return False
+    return any(type(n) is str and "frame" in n.lower() for n in names[max(0, at - 6):at])
 
 
 def _named_loads(code: CodeType) -> tuple[list[int], list[object]]:

@@ -609,7 +609,9 @@ def _put_importer_cache(v: object) -> None:
 #: Packages whose modules' data (not only code) is put back after each check, and what the
 #: grader test changes by design (its own bookkeeping).
 DATA = ("graders", "drills_data")
-#: Entries the graders set during a check (the running check's id, the last scoreboard).
+#: Containers the graders fill during a check (new keys there are theirs, not a change), and
+#: entries the graders set during a check (the running check's id, the last scoreboard).
+_GROWING = ("graders._runtime._state['not_assessed']",)
 _BOOKKEEPING = ("graders._runtime._state['current']", "graders._runtime._state['last_board']")
 _MAX_DEPTH = 10
 _MAX_NODES = 200_000
@@ -625,9 +627,7 @@ class Data:
     :meth:`restore` puts back whatever was replaced, removed or changed in place and names it
     (``graders.forbid.AUTOGRAD``, ``graders.speed.speed_check.__kwdefaults__['factor']``). A
     module global that was ``None`` and is now set is a lazily made value, not a change; new
-    keys of a module's namespace are new imports, and a dict's new keys are kept and its
-    removed keys stay removed (the graders cache their own work in dicts: a run of a training
-    check, a recorded answer); what a key holds is watched.
+    keys of a module's namespace are new imports.
     """
 
     def __init__(self, modules: dict | None = None) -> None:
@@ -760,8 +760,6 @@ def _restore_one(label: str, kind: str, obj: object, saved: object) -> list[str]
             current = now.get(key, _MISSING)  # type: ignore[union-attr]
             if current is value:
                 continue
-            if current is _MISSING and kind == "dict":  # an entry the graders evicted: kept out
-                continue
             if kind == "module" and (value is None or (key.startswith("__") and key != "__path__")):
                 continue  # a lazily made value, or the module's own bookkeeping
             if kind == "class" and (key in _SKIP_KEYS or _watched(value)):
@@ -774,6 +772,10 @@ def _restore_one(label: str, kind: str, obj: object, saved: object) -> list[str]
                 now[key] = value  # type: ignore[index]
             else:
                 _put(obj, key, value)
+        if kind == "dict" and label not in _GROWING:
+            for key in [k for k in now if k not in saved]:  # type: ignore[operator, union-attr]
+                out.append(f"{label}[{key!r}]")
+                del now[key]  # type: ignore[attr-defined]
     elif kind == "list":
         if len(obj) != len(saved) or any(a is not b for a, b in zip(obj, saved)):  # type: ignore[arg-type]
             out.append(label)
@@ -825,16 +827,16 @@ class Modules:
     """``sys.modules`` as it was before a check.
 
     :meth:`restore` puts back a module of the kit, torch, numpy, hypothesis or pytest that was
-    replaced or removed, removes a new module of the kit that is not made of the kit's own files
-    (:func:`genuine`: planted there, or loaded from elsewhere), and removes a module loaded
-    from the submission's own folders under the name of a package that is not its own (a
-    ``torch`` submodule written by the submission); each is named.
+    replaced or removed, removes a module of the kit that no import made (planted there) or that
+    was loaded from outside the kit's folders, and removes a module loaded from the
+    submission's own folders under the name of a package that is not its own (a ``torch``
+    submodule written by the submission); each is named.
     """
 
     def __init__(self) -> None:
         self.saved = dict(sys.modules)
 
-    def restore(self, kit: tuple[str, ...], own: tuple[str, ...]) -> list[str]:
+    def restore(self, imported: Callable[[str], bool], kit: tuple[str, ...], own: tuple[str, ...]) -> list[str]:
         changed: list[str] = []
         modules = sys.modules
         for name, module in self.saved.items():
@@ -854,7 +856,7 @@ class Modules:
             where = os.path.realpath(where) if type(where) is str else None
             planted = False
             if top in _KIT_MODULES:
-                planted = not genuine(module, kit)
+                planted = not imported(name) or (where is not None and not where.startswith(kit))
             elif top != "_drills_student" and where is not None and where.startswith(own):
                 base = self.saved.get(top) or modules.get(top)
                 base_file = getattr(base, "__file__", None)
@@ -863,26 +865,3 @@ class Modules:
                 changed.append(f"sys.modules[{name!r}]")
                 del modules[name]
         return changed
-
-
-def genuine(module: object, folders: tuple[str, ...]) -> bool:
-    """True when ``module`` is made of files in ``folders`` (each ending with a separator): its
-    file (or, for a package without one, every folder of its ``__path__``) lies there, and so
-    does the code of every function defined in it."""
-    if not isinstance(module, ModuleType):
-        return False
-    namespace = vars(module)
-    where = namespace.get("__file__")
-    if where is None:
-        path = namespace.get("__path__")
-        return type(path) is list and bool(path) and all(
-            type(p) is str and (os.path.realpath(p) + os.sep).startswith(folders) for p in path)
-    if type(where) is not str or not os.path.realpath(where).startswith(folders):
-        return False
-    name = namespace.get("__name__")
-    for value in list(namespace.values()):
-        if type(value) is FunctionType and value.__module__ == name:
-            filename = value.__code__.co_filename
-            if type(filename) is not str or not os.path.realpath(filename).startswith(folders):
-                return False
-    return True

@@ -26,10 +26,6 @@ _COPY = "os.path.join(os.path.expanduser('~'), 'stolen-reference.py')"
 #: the tensor (in the grader's frames, after ``describe`` returned).
 _KEEP = "t.__dict__.setdefault('_drills_keep', []).append({obj})"
 
-#: Waits (a few seconds at most) until a thread started with ``_thread`` has ended.
-_WAIT = ("import time\nend = time.monotonic() + 5\n"
-         "while _thread._count() > before and time.monotonic() < end:\n    time.sleep(0.01)")
-
 CHEATS: dict[str, str] = {
     # threads: a built-in target has no frame of the submission on its stack
     "thread_copies_reference": fn(once(
@@ -37,8 +33,8 @@ CHEATS: dict[str, str] = {
         "th.start()\nth.join()"
     )),
     "raw_thread_copies_reference": fn(once(
-        f"import _thread, shutil\nbefore = _thread._count()\n"
-        f"_thread.start_new_thread(shutil.copyfile, ({REF_PATH}, {_COPY}))\n" + _WAIT
+        f"import _thread, shutil, time\n_thread.start_new_thread(shutil.copyfile, ({REF_PATH}, {_COPY}))\n"
+        "time.sleep(0.3)"
     )),
     "thread_pool_copies_reference": fn(once(
         "import shutil\nfrom concurrent.futures import ThreadPoolExecutor\n"
@@ -93,22 +89,8 @@ CHEATS: dict[str, str] = {
         "fake.__wrapped__ = _old\ntorch.allclose = fake"
     ),
     "fresh_thread_module": fn(once(
-        "import _imp, _thread, importlib.machinery, shutil\n"
+        "import _imp, importlib.machinery, shutil, time\n"
         "fresh = _imp.create_builtin(importlib.machinery.ModuleSpec('_thread', None))\n"
-        f"before = _thread._count()\nfresh.start_new_thread(shutil.copyfile, ({REF_PATH}, {_COPY}))\n" + _WAIT
+        f"fresh.start_new_thread(shutil.copyfile, ({REF_PATH}, {_COPY}))\ntime.sleep(0.3)"
     )),
-}
-
-#: Code that outlives its check: a thread left running would change the grader's torch during the
-#: next exercise's check. The grading process ends once such a check is reported (a fresh one
-#: goes on), so the honest ``batched_gather`` keeps its points; ``describe`` answers wrongly.
-FAULTS: dict[str, str] = {
-    "thread_outlives_its_check": (
-        "\ndef _later():\n    import time\n    time.sleep(1.0)\n"
-        "    torch.Tensor.__getitem__ = lambda *a, **k: torch.zeros(())\n\n"
-        "def describe(t):\n    import threading\n"
-        "    if not globals().get('_drills_started'):\n        globals()['_drills_started'] = True\n"
-        "        threading.Thread(target=_later, daemon=True).start()\n"
-        "    return {'shape': ()}\n"
-    ),
 }

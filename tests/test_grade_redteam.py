@@ -127,9 +127,9 @@ def _contents(folder: Path) -> dict[str, bytes]:
     return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
 
 
-def test_no_process_a_submission_started_outlives_it(graded):
-    """Is every process that a submission left behind (in a session of its own, reparented)
-    ended with its grading process, before it could harm what was graded after it?"""
+def _escapees() -> list[int]:
+    """The processes left by the submissions of tests/redteam/run_harm.py that still run
+    (killed here, so that a failing test leaves none running)."""
     from redteam import run_harm
 
     alive = []
@@ -139,9 +139,15 @@ def test_no_process_a_submission_started_outlives_it(graded):
                 alive.append(int(pid))
         except OSError:
             continue
-    for pid in alive:  # do not leave them running when the test fails
+    for pid in alive:
         os.kill(pid, signal.SIGKILL)
-    assert alive == []
+    return alive
+
+
+def test_no_process_a_submission_started_outlives_it(graded):
+    """Is every process that a submission left behind (in a session of its own, reparented)
+    ended with its grading process, before it could harm what was graded after it?"""
+    assert _escapees() == []
 
 
 def test_the_submissions_and_the_reports_are_untouched(graded):
@@ -175,3 +181,76 @@ def test_a_lost_fork_server_is_replaced_and_flags_the_check_it_ran(graded):
             assert sub["exercises"][HOSTILE]["status"] == "flagged", sub["flags"]
         assert sub["exercises"][HONEST]["points"] == 2
     assert "Isolation: " + grades["kit"]["isolation"] in (graded["out"] / "summary.html").read_text()
+
+
+# --- what a check allowed processes may do (run_harm.PROCESSES, day 6) ------------------------
+
+PROCESSES_ALLOWED = "day6.distributed.train_data_parallel"
+
+
+@pytest.fixture(scope="module")
+def processes(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    """One run: the hostile train_data_parallel of run_harm.PROCESSES, and honest day-1
+    submissions graded after them."""
+    from redteam import run_harm
+
+    root = tmp_path_factory.mktemp("processes")
+    ref = (KIT / "reference" / "day6" / "distributed.py").read_text()
+    for name, snippet in run_harm.PROCESSES.items():
+        (root / "subs" / name / "exercises" / "day6").mkdir(parents=True)
+        (root / "subs" / name / "exercises" / "day6" / "distributed.py").write_text(ref + snippet)
+    for name in ("zz_after_1", "zz_after_2"):
+        (root / "subs" / name / "day1").mkdir(parents=True)
+        (root / "subs" / name / "day1" / "tensors.py").write_text(hostile.reference_text())
+    originals, out = _contents(root / "subs"), root / "out"
+    proc = subprocess.run(
+        [sys.executable, "-m", "graders.cli", "grade", *sorted(map(str, (root / "subs").iterdir())),
+         "--out", str(out), "--workers", "2", "--exercises", f"{PROCESSES_ALLOWED},{HONEST}",
+         "--profile", "drills", "--timeout-per-test", "30", "--timeout-per-submission", "120", "--no-progress"],
+        cwd=KIT, capture_output=True, text=True, timeout=900,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    grades = json.loads((out / "grades.json").read_text())
+    return {"subs": root / "subs", "originals": originals, "out": out, "kit": grades["kit"],
+            "json": {s["submission"]: s for s in grades["submissions"]}}
+
+
+def test_processes_a_check_started_end_with_it_and_harm_no_one(processes):
+    """Do the processes that a check allowed processes started (and that left their session)
+    end with its grading process, before they can edit or kill what is graded after it? Are the
+    submissions' folders and the reports untouched, and do the honest submissions keep their
+    points?"""
+    from redteam import run_harm
+
+    assert _escapees() == []
+    assert _contents(processes["subs"]) == processes["originals"]
+    for name in ("grades.csv", "grades.json", "timings.json", "summary.html"):
+        assert (processes["out"] / name).is_file() and not (processes["out"] / name).is_symlink()
+    assert not list(Path(run_harm.ELSEWHERE).parent.glob(Path(run_harm.ELSEWHERE).name + "*"))
+    for name in ("zz_after_1", "zz_after_2"):
+        sub = processes["json"][name]
+        assert sub["exercises"][HONEST]["points"] == 2 and sub["flags"] == [], sub
+
+
+def test_what_a_check_allowed_processes_does_costs_only_its_submission(processes):
+    """Does each hostile train_data_parallel score 0, a fork server it killed or stopped flag it
+    (as root with a user id of its own, it cannot reach the server), and a copy of the kit it
+    changed flag it (as root with a user id of its own, it cannot change it)?"""
+    from redteam import run_harm
+
+    separate = processes["kit"]["isolation"].startswith("separate user id")
+    for name in run_harm.PROCESSES:
+        assert processes["json"][name]["total"] == 0, processes["json"][name]
+    lost = f"{PROCESSES_ALLOWED}: stopped the grading worker (its fork server ended or hung)"
+    for name in ("processes_kill_the_fork_server", "processes_stop_the_fork_server"):
+        flags = processes["json"][name]["flags"]
+        assert (lost not in flags) if separate else (lost in flags), flags
+    changed = any("copy of the kit" in f for f in processes["json"]["processes_change_the_kit"]["flags"])
+    assert changed is not separate
+
+
+def test_no_environment_block_holds_the_channels_secret(processes):
+    """Read from a process of its own (no audit hook there), do the environment blocks of the
+    grading process and of its fork server hold no secret of the channel?"""
+    text = processes["json"]["processes_look_for_secrets"]["exercises"][PROCESSES_ALLOWED]["feedback"]
+    assert "a secret in an environment: False" in text, text

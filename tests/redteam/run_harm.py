@@ -60,26 +60,34 @@ def _thread(target: str, args: str, then: str = "time.sleep(1)") -> str:
                head=_ARGS)
 
 
-def _escapee(script: str) -> str:
-    """A describe that starts ``script`` in a Python process of its own session (from a thread)
-    and answers wrongly. The script gets the grading process's pid, ``MARKER``, the run's
-    working folder and drills grade's pid; it waits for its grading process to end, then does
-    its harm (to this run only) for ten minutes."""
+def _escape_code(script: str) -> str:
+    """The code of a process that waits for its grading process (``argv[1]``) to end, leaving
+    its parent so that it is reparented, then does ``script`` (to this run only: ``work`` and
+    ``drills`` are the run's working folder and drills grade's pid) for ten minutes."""
     wait = ("import glob, os, signal, sys, time\n"
-            "if os.fork():\n    os._exit(0)\n"  # leave its parent too: reparented, not a child
+            "if os.fork():\n    os._exit(0)\n"
             "while os.path.exists(f'/proc/{sys.argv[1]}'):\n    time.sleep(0.05)\n"
             "time.sleep(1)\nend = time.time() + 600\n"
             "work, drills = sys.argv[3], sys.argv[4]\n"
             "while time.time() < end:\n")
-    code = wait + "\n".join("    " + line for line in script.strip().splitlines()) + "\n    time.sleep(0.1)\n"
+    return wait + "\n".join("    " + line for line in script.strip().splitlines()) + "\n    time.sleep(0.1)\n"
+
+
+#: Where the submission's tree is: the run's working folder, four levels up.
+_WORK = "\nWORK = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))\n"
+_POPEN = ("kwargs={'start_new_session': True, 'stdin': subprocess.DEVNULL,\n"
+          "        'stdout': subprocess.DEVNULL, 'stderr': subprocess.DEVNULL}\n")
+
+
+def _escapee(script: str) -> str:
+    """A describe that starts :func:`_escape_code` of ``script`` in a process of its own
+    session, from a thread, and answers wrongly."""
     return _fn(
         f"{_ONCE}import subprocess, threading, time\n"
-        f"cmd = [sys.executable, '-c', {code!r}, str(os.getpid()), {MARKER!r}, WORK, _drills_grade_pid()]\n"
-        "threading.Thread(target=subprocess.Popen, args=(cmd,),\n"
-        "                 kwargs={'start_new_session': True, 'stdin': subprocess.DEVNULL,\n"
-        "                         'stdout': subprocess.DEVNULL, 'stderr': subprocess.DEVNULL}).start()\n"
+        f"cmd = [sys.executable, '-c', {_escape_code(script)!r}, str(os.getpid()), {MARKER!r}, WORK, _drills_grade_pid()]\n"
+        + _POPEN + "threading.Thread(target=subprocess.Popen, args=(cmd,), kwargs=kwargs).start()\n"
         "time.sleep(1)\nreturn {}",
-        head=_ARGS + "\nWORK = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))\n",
+        head=_ARGS + _WORK,
     )
 
 
@@ -162,3 +170,63 @@ FAULTS: dict[str, str] = {
     "escapee_edits_the_other_submissions": _escapee(_EDIT_OTHERS),
     "escapee_kills_the_grading_processes": _escapee(_KILL_GRADING),
 }
+
+
+#: Hostile ``train_data_parallel`` of day6/distributed.py, whose checks may start processes and
+#: signal them (registry: ``sandbox = ["processes", ...]``): the audit hook lets these through,
+#: so the run itself must cope. Each returns a wrong answer (its name in the feedback, where it
+#: reports what it found). ``tests/test_grade_redteam.py`` grades them in a run of their own,
+#: with honest submissions after them.
+PROCESSES: dict[str, str] = {}
+
+
+def _train(body: str) -> str:
+    lines = "\n".join("    " + line for line in body.strip().splitlines())
+    return (f"\nimport os, signal, subprocess, sys, time\n{_ARGS}{_WORK}\n"
+            "def train_data_parallel(world_size, model_fn, inputs, targets, batch_size, steps, lr, seed=0):\n"
+            f"{lines}\n    return {{}}\n")
+
+
+#: Whether the environment block of any of the processes ``argv[1:]`` holds the channel's secret.
+_SECRETS = """import sys
+found = False
+for pid in sys.argv[1:]:
+    try:
+        found = found or b"NONCE" in open(f"/proc/{pid}/environ", "rb").read()
+    except OSError:
+        pass
+print(found)
+"""
+
+
+def _child(code: str, *args: str) -> str:
+    """Run ``code`` in a Python process (no audit hook there) with ``args``; wait for it."""
+    return f"subprocess.run([sys.executable, '-c', {code!r}, {', '.join(args)}], capture_output=True, timeout=60)"
+
+
+PROCESSES.update({
+    "processes_kill_the_fork_server": _train("os.kill(os.getppid(), signal.SIGKILL)\ntime.sleep(5)"),
+    "processes_stop_the_fork_server": _train("os.kill(os.getppid(), signal.SIGSTOP)\ntime.sleep(5)"),
+    "processes_escape_and_edit_the_others": _train(
+        f"subprocess.Popen([sys.executable, '-c', {_escape_code(_EDIT_OTHERS)!r}, str(os.getpid()), {MARKER!r}, "
+        "WORK, _drills_grade_pid()], " + _POPEN.replace("kwargs=", "**").replace("\n", "") + ")"),
+    "processes_escape_and_kill_the_grading": _train(
+        f"subprocess.Popen([sys.executable, '-c', {_escape_code(_KILL_GRADING)!r}, str(os.getpid()), {MARKER!r}, "
+        "WORK, _drills_grade_pid()], " + _POPEN.replace("kwargs=", "**").replace("\n", "") + ")"),
+    "processes_fifos_and_links_at_the_reports": _train(_child(
+        "import os, sys\nout, elsewhere = sys.argv[1], sys.argv[2]\n"
+        "for name in ('grades.csv', 'timings.json', '.cache'):\n"
+        "    try:\n        os.mkfifo(os.path.join(out, name))\n    except OSError:\n        pass\n"
+        "for name in ('grades.json', 'summary.html', 'feedback'):\n"
+        "    try:\n        os.symlink(elsewhere + '-' + name, os.path.join(out, name))\n    except OSError:\n        pass\n",
+        "_out()", repr(ELSEWHERE))),
+    # a changed copy of the kit: as root with a user id of its own it cannot; else it is caught
+    "processes_change_the_kit": _train("import graders\n" + _child(
+        "import os, sys\nos.chmod(sys.argv[1], 0o755)\nopen(os.path.join(sys.argv[1], 'planted.py'), 'w').write('#')\n",
+        "os.path.dirname(graders.__file__)")),
+    # no environment block of the grading process or of its fork server holds a secret
+    "processes_look_for_secrets": _train(
+        "found = " + _child(_SECRETS, "str(os.getpid())", "str(os.getppid())").replace(
+            "capture_output=True", "capture_output=True, text=True") + "\n"
+        "return {f'a secret in an environment: {found.stdout.strip()}': None}"),
+})

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from torch import nn
 
@@ -161,6 +161,8 @@ def conv_configs(draw):
 
 @settings(max_examples=examples(8))
 @given(cfg=conv_configs())
+@example(cfg=dict(cin=2, cout=3, k=(2, 3), stride=(1, 1), dilation=(1, 1), hw=(4, 5), bias=True,
+                  seed=0))  # every axis a different size: a reshape is told from the transpose
 def test_conv2d_weights_give_conv_output(cfg):
     """Does a Conv2D holding conv2d_weights(conv) compute conv(x), channels last?"""
     rng = _rng(cfg["seed"])

@@ -254,3 +254,62 @@ def test_no_environment_block_holds_the_channels_secret(processes):
     grading process and of its fork server hold no secret of the channel?"""
     text = processes["json"]["processes_look_for_secrets"]["exercises"][PROCESSES_ALLOWED]["feedback"]
     assert "a secret in an environment: False" in text, text
+
+
+# --- code that hides its origin, and the grader's state (hiding.py, grader_state.py) ----------
+
+
+def test_the_hiding_and_grader_state_families_are_graded(graded):
+    """Are both families in the run, with at least 25 cases between them?"""
+    from redteam import grader_state, hiding
+
+    mine = {name for module in (hiding, grader_state)
+            for table in ("CHEATS", "LIES", "FAULTS") for name in getattr(module, table, {})}
+    assert len(mine) >= 25
+    assert mine <= set(graded["kinds"])
+
+
+@pytest.mark.parametrize("name, why", [
+    ("thread_copies_reference", "reference/day1/tensors.py"),
+    ("finalizer_copies_reference", "reference/day1/tensors.py"),
+    ("exec_with_library_globals", "read reference/day1/tensors.py"),
+    ("compile_under_library_name", "under another file's name"),
+    ("wrapper_poses_as_torch", "torch.allclose"),
+    ("getframe_reads_grader_locals", "interpreter's frames"),
+    ("frame_from_builtin_chain", "interpreter's frames"),
+    ("sandbox_vault_closed", "tampered with the grading sandbox"),
+    ("not_assessed_by_builtin_chain", "reached into the grading sandbox"),
+    ("speed_factor_raised", "graders.speed.speed_check.__kwdefaults__['factor']"),
+    ("next_check_emptied", ".hypothesis.inner_test"),
+    ("reference_planted", "sys.modules['_drills_reference.day1.tensors']"),
+    ("mode_left_entered", "mode entered"),
+])
+def test_a_flag_names_what_was_reached(graded, name, why):
+    """Is the reason in the flag what the code did (not a side effect of a refusal)?"""
+    assert any(why in f for f in graded["json"][name]["flags"]), graded["json"][name]["flags"]
+
+
+@pytest.fixture(scope="module")
+def honest_libraries(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    """One submission graded alone: describe written with libraries that compile code, look
+    at frames or start threads (redteam.hiding.HONEST_LIBRARIES)."""
+    from redteam import hiding
+
+    root = tmp_path_factory.mktemp("libraries")
+    (root / "libraries" / "day1").mkdir(parents=True)
+    (root / "libraries" / "day1" / "tensors.py").write_text(hostile.reference_text() + hiding.HONEST_LIBRARIES)
+    proc = subprocess.run(
+        [sys.executable, "-m", "graders.cli", "grade", str(root / "libraries"), "--out", str(root / "out"),
+         "--workers", "1", "--exercises", f"{HOSTILE},{HONEST}", "--profile", "drills",
+         "--timeout-per-test", "20", "--timeout-per-submission", "120", "--no-progress"],
+        cwd=KIT, capture_output=True, text=True, timeout=600,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    return json.loads((root / "out" / "grades.json").read_text())["submissions"][0]
+
+
+def test_libraries_that_compile_code_or_read_frames_are_not_the_submission_hiding(honest_libraries):
+    """Is an honest describe that uses dataclasses, namedtuple, typing, torch.jit.script,
+    torch.fx, logging, traceback and a thread pool graded full marks without a flag?"""
+    assert honest_libraries["flags"] == [], honest_libraries["flags"]
+    assert honest_libraries["total"] == 3, honest_libraries["exercises"]

@@ -67,13 +67,33 @@ def score(job: Any, exercises: list[registry.Exercise], checks: list[dict],
                          feedback="Flagged: the code " + "; ".join(violations) + ". This exercise scores 0.")
         flags += [f"{ex.id}: {v}" for v in violations] + [f"{ex.id}: {i}" for i in incidents]
         out[ex.id] = entry
-    days: dict[str, float] = {}
-    for ex in exercises:
-        days[ex.day] = round(days.get(ex.day, 0.0) + out[ex.id]["points"], 4)
+    days, total = totals(out)
     return {
         "submission": job.name, "digest": job.digest, "notes": list(job.notes),
         "flags": list(dict.fromkeys(flags)), "exercises": out, "days": days,
         "review": [str(f) for f in review(job.files)],
-        "total": round(sum(days.values()), 4),
+        "total": total,
         "max_total": round(sum(e.points for e in exercises), 4),
     }
+
+
+def totals(exercises: dict[str, dict]) -> tuple[dict[str, float], float]:
+    """The day totals and the total of a submission's exercise entries (``{id: {"points": ..}}``),
+    in the order of the entries: the one rule for every report that sums points."""
+    days: dict[str, float] = {}
+    for ex_id, entry in exercises.items():
+        day = ex_id.split(".")[0]
+        days[day] = round(days.get(day, 0.0) + entry["points"], 4)
+    return days, round(sum(days.values()), 4)
+
+
+def unflagged(exercise: str, checks: list[dict]) -> tuple[str, float]:
+    """The status and points of ``exercise`` from its recorded checks (``grades.json``), as the
+    scoreboard folds them, leaving the sandbox's flags out: what a flagged exercise earns once
+    the instructor clears it. No checks (no day folder, a refused submission): ``error``, 0."""
+    if not checks:
+        return "error", 0.0
+    owners = {c["test"]: exercise for c in checks}
+    board = scoreboard.build(owners, {c["test"]: _item(exercise, c) for c in checks})
+    s = next((s for s in board.scores if s.exercise.id == exercise), None)
+    return (s.status, s.points) if s is not None else ("error", 0.0)

@@ -75,9 +75,17 @@ def write_summary(results: list[dict], path: Path, timings: list[tuple[float, st
                   isolation: str = "") -> None:
     """Write summary.html for ``results`` (``timings``: (seconds, submission, check), slowest
     first; ``isolation``: the protections the grading ran with, in words)."""
+    from graders.grading import atomic
+
+    atomic.write(path, render_summary(results, timings, isolation))
+
+
+def render_summary(results: list[dict], timings: list[tuple[float, str, str]], isolation: str = "",
+                   files: dict[str, str] | None = None) -> str:
+    """The page of :func:`write_summary` as text (``files``: the feedback file of each
+    submission, when not :func:`~graders.grading.outputs.feedback_names` of ``results``)."""
     import jinja2
 
-    from graders.grading import atomic
     from graders.grading.outputs import exercise_ids, feedback_names
 
     ids = exercise_ids(results)
@@ -99,7 +107,7 @@ def write_summary(results: list[dict], path: Path, timings: list[tuple[float, st
         results=results, exercises=ids, exercise_rows=rows, max_total=max_total,
         mean=sum(r["total"] for r in results) / n,
         flagged=[r for r in results if r["flags"]], slowest=timings[:15],
-        files=feedback_names([r["submission"] for r in results]),
+        files=files if files is not None else feedback_names([r["submission"] for r in results]),
         distribution=distribution, pass_rates=pass_rates, isolation=isolation,
     )
-    atomic.write(path, html)
+    return html

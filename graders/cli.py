@@ -5,6 +5,8 @@
     drills watch [dayN]                     re-grade a module each time it is saved
     drills solution ID [--give-up]          the reference solution, once you pass
     drills grade SUBMISSION... --out DIR    grade a class (instructors)
+    drills report DIR [--roster ...]        the reports again from the results and staff files
+    drills similar SUBMISSION... --out DIR  similar code between submissions (instructors)
     drills release --out DIR                write the student kit (instructors)
     drills export gradescope|nbgrader ...   autograders for other engines (instructors)
 
@@ -23,6 +25,8 @@ VERBS = {
     "watch": ("graders.student_cli", "watch", "re-run the graders of a module each time it is saved"),
     "solution": ("graders.student_cli", "solution", "show the reference solution of an exercise you pass"),
     "grade": ("graders.grading.cli", "grade", "grade many submissions (instructors)"),
+    "report": ("graders.course.cli", "report", "the reports again with roster, deadlines, overrides (instructors)"),
+    "similar": ("graders.course.cli", "similar", "pairs of submissions with similar code (instructors)"),
     "release": ("graders.release", "release", "write the student kit without the reference (instructors)"),
     "export": ("graders.export", "export", "export autograders for Gradescope or nbgrader (instructors)"),
 }

@@ -53,6 +53,11 @@ def add_grade_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-separate-users", action="store_true",
                         help="as root, grade under root's own user id instead of one user id per "
                         "submission at a time (weaker isolation; same grades)")
+    parser.add_argument("--update", action="store_true",
+                        help="keep the other submissions already in --out; replace only those graded now")
+    from graders.course.cli import add_staff_arguments  # the course's reports (graders.course)
+
+    add_staff_arguments(parser)
 
 
 class UsageError(ValueError):
@@ -128,15 +133,23 @@ def run_grade(args: argparse.Namespace) -> int:
             return 2
         outputs.write_all(results, args.out, {**meta, "isolation": _isolation(isolation)})
         print(f"merged {len(results)} submissions into {args.out}")
-        return 0
+        return _course(args)
     if not args.submissions:
         print("drills grade: give at least one SUBMISSION (or --merge DIR...)", file=sys.stderr)
         return 2
     try:
-        return _grade(args)
+        status = _grade(args)
     except UsageError as exc:
         print(f"drills grade: {exc}", file=sys.stderr)
         return 2
+    return status or _course(args)
+
+
+def _course(args: argparse.Namespace) -> int:
+    """The reports again with the staff's files (roster, deadlines, overrides) and analytics."""
+    from graders.course.cli import after_grade
+
+    return after_grade(args)
 
 
 def _grade(args: argparse.Namespace) -> int:
@@ -212,6 +225,10 @@ def _grade(args: argparse.Namespace) -> int:
             kitmod.remove_tree(work)
         meta = {"digest": digest, "days": days, "exercises": exercises, "profile": args.profile,
                 "isolation": _isolation([r.pop("isolation", "") for r in results])}
+        if args.update:  # the other submissions already in --out keep their rows
+            from graders.course.regrade import keep_others
+
+            results, meta = keep_others(args.out, results, meta)
         outputs.write_all(results, args.out, meta)
     finally:
         if out_mode is not None:

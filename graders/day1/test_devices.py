@@ -24,7 +24,7 @@ class Config(dict):
 def cuda_available(monkeypatch):
     def set_to(value: bool):  # pretend, whichever way the code asks
         monkeypatch.setattr(torch.cuda, "is_available", lambda: value)
-        monkeypatch.setattr(torch.cuda, "device_count", lambda: int(value))
+        monkeypatch.setattr(torch.cuda, "device_count", lambda: 2 if value else 0)
     return set_to
 
 
@@ -39,22 +39,24 @@ def test_pick_device_chooses_by_availability(cuda_available, available):
     assert_equal(got, expected, what=f"pick_device() with CUDA {'available' if available else 'absent'}")
 
 
-@pytest.mark.parametrize("prefer", ["cpu", torch.device("cpu"), "cuda", torch.device("cuda")])
-def test_pick_device_honours_preference(cuda_available, prefer):
-    """Does a preference win (str or device), and asking for absent CUDA raise RuntimeError?"""
-    cuda_available(False)
-    if torch.device(prefer).type == "cuda":
+@pytest.mark.parametrize("available", [False, True])
+@pytest.mark.parametrize("prefer", ["cpu", torch.device("cpu"), "cuda", torch.device("cuda"), "cuda:1",
+                                    torch.device("cuda", 0)])
+def test_pick_device_honours_preference(cuda_available, prefer, available):
+    """Does a preference win (str or device, index kept) with or without CUDA, and asking for
+    absent CUDA raise RuntimeError?"""
+    cuda_available(available)
+    cuda = "available" if available else "absent"
+    if torch.device(prefer).type == "cuda" and not available:
         try:
             got = mod.pick_device(prefer)
         except RuntimeError:
-            pass
-        else:
-            fail(f"pick_device({prefer!r}) returned {got!r} without CUDA; expected RuntimeError.")
-        cuda_available(True)
+            return
+        fail(f"pick_device(prefer={prefer!r}) with CUDA absent returned {got!r}; expected RuntimeError.")
     got = mod.pick_device(prefer)
     if not isinstance(got, torch.device):
-        fail(f"pick_device({prefer!r}) returned {got!r}; expected a torch.device.")
-    assert_equal(got, torch.device(prefer), what=f"pick_device({prefer!r})")
+        fail(f"pick_device(prefer={prefer!r}) returned {got!r}; expected a torch.device.")
+    assert_equal(got, torch.device(prefer), what=f"pick_device(prefer={prefer!r}) with CUDA {cuda}")
 
 
 def _structure():

@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 import torch
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
@@ -93,9 +93,14 @@ def test_unravel_index_rejects_positions_outside(shape, delta, below):
 @st.composite
 def shape_and_strides(draw):
     shape = draw(ds.shapes(min_dims=0, max_dims=4, min_side=0, max_side=4))
-    kind = draw(st.sampled_from(["contiguous", "size1", "random"]))
+    kind = draw(st.sampled_from(["contiguous", "size1", "gappy", "random"]))
     if kind == "random":
         strides = tuple(draw(st.integers(0, 12)) for _ in shape)
+    elif kind == "gappy" and shape:  # row-major order with a gap: a view sliced with a step
+        strides = list(torch.empty(shape).stride())
+        dim = draw(st.integers(0, len(shape) - 1))
+        step = draw(st.integers(2, 3))
+        strides = tuple(v * step if i <= dim else v for i, v in enumerate(strides))
     else:
         strides = list(torch.empty(shape).stride())
         if kind == "size1":  # size-1 dimensions may carry any stride
@@ -105,6 +110,10 @@ def shape_and_strides(draw):
 
 
 @given(layout=shape_and_strides())
+@example(layout=((3, 4), (8, 1)))  # torch.empty(6, 4)[::2]: ordered, but with a gap
+@example(layout=((2, 3), (3, 2)))  # torch.empty(2, 6)[:, ::2]
+@example(layout=((2, 1, 3), (3, 5, 1)))  # a size-1 dimension with any stride
+@example(layout=((0, 3), (7, 9)))  # no elements
 def test_is_contiguous_matches_torch(layout):
     """Does is_contiguous follow torch (size-1 strides ignored, empty tensors contiguous)?"""
     shape, strides = layout
@@ -147,8 +156,8 @@ def broadcast_cases(draw):
     shape, strides, _ = draw(layouts(min_side=1))
     if draw(st.booleans()):  # a size-1 dimension with an odd stride
         shape = tuple(1 if draw(st.booleans()) else s for s in shape)
-    lead = tuple(draw(st.lists(st.integers(1, 3), max_size=2)))
-    target = lead + tuple(draw(st.integers(1, 3)) if s == 1 else s for s in shape)
+    lead = tuple(draw(st.lists(st.integers(0, 3), max_size=2)))
+    target = lead + tuple(draw(st.integers(0, 3)) if s == 1 else s for s in shape)
     return shape, strides, target
 
 
@@ -162,6 +171,9 @@ def _torch_strides(shape, strides, target):
 
 
 @given(case=broadcast_cases())
+@example(case=((3, 1), (1, 1), (3, 0)))  # 1 broadcasts to 0 as well
+@example(case=((1,), (4,), (0, 2, 1)))  # new leading dimensions (one of size 0), a kept size 1
+@example(case=((3, 1), (1, 1), (2, 3, 4)))  # the docstring's example
 def test_broadcast_strides_match_expand(case):
     """Are the strides those of Tensor.expand (0 for new and stretched size-1 dimensions)?"""
     shape, strides, target = case

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 import torch
 from hypothesis import given
 from hypothesis import strategies as st
@@ -72,6 +73,16 @@ def test_describe_reads_autograd_flags(t, how):
     else:
         x = leaf.detach()[..., :1].expand(*leaf.shape[:-1], 3)
     _check_description(x)
+
+
+@pytest.mark.parametrize("device", ["cuda:1", "meta"])
+def test_describe_reports_the_whole_device(device):
+    """Is "device" str(t.device), index included ("cuda:1"), on a tensor of another device?"""
+    from torch._subclasses.fake_tensor import FakeTensorMode
+
+    with FakeTensorMode(allow_non_fake_inputs=True):  # a tensor "on" CUDA that needs no GPU
+        t = torch.empty(3, 2, device=device).t()
+    _check_description(t)
 
 
 # --- pairwise_sq_dists ----------------------------------------------------------------------------

@@ -12,8 +12,7 @@ from graders import reference, student
 from graders import strategies as ds
 from graders.checks import assert_close, assert_equal, fail
 from graders.day3._helpers import LIBRARY_CONV, float_tol, grads64, pairs
-from graders.forbid import by_hand
-from graders.forbid import forbidden_calls
+from graders.forbid import by_hand, count_torch_calls, forbidden_calls
 from graders.gpu import gpu_parity
 from graders.profiles import examples
 from graders.speed import speed_check
@@ -196,6 +195,31 @@ def test_conv2d_is_fast():
                 lambda *a: ref.conv2d(*a, stride=1, padding=1), (x, w, b), what="conv2d",
                 advice="a Python loop over output pixels (or batch entries, or channels) is the "
                 "usual cause: build all columns with im2col and do one matrix product.")
+
+
+def test_conv2d_has_no_loop_over_batch_channels_or_groups():
+    """Does conv2d run about as many torch operations for 2 or 8 images, channels or groups?"""
+    gen = torch.Generator().manual_seed(3)
+    cases = {  # dimension: its (smaller, larger) sizes as (x, weight, groups)
+        "the batch entries": [((n, 4, 6, 5), (4, 4, 3, 3), 1) for n in (2, 8)],
+        "the channels": [((2, c, 6, 5), (c, c, 3, 3), 1) for c in (2, 8)],
+        "the groups": [((2, 16, 6, 5), (16, 16 // g, 3, 3), g) for g in (2, 8)],
+    }
+    for dimension, sizes in cases.items():
+        counts = []
+        for x_shape, w_shape, groups in sizes:
+            x, w = torch.randn(x_shape, generator=gen), torch.randn(w_shape, generator=gen)
+            b = torch.randn(w_shape[0], generator=gen)
+            out, count = count_torch_calls(lambda *a: mod.conv2d(*a, padding=1, groups=groups), x, w, b)
+            assert_close(out, F.conv2d(x, w, b, padding=1, groups=groups), rtol=1e-4, atol=1e-4,
+                         what=f"conv2d(x of shape {x_shape}, weight of shape {w_shape}, padding=1, "
+                              f"groups={groups})")
+            counts.append(count)
+        if counts[1] - counts[0] >= 6:  # a loop adds at least one operation per extra item
+            fail(f"conv2d runs {counts[0]} torch operations for x of shape {sizes[0][0]} "
+                 f"(groups={sizes[0][2]}) but {counts[1]} for {sizes[1][0]} (groups={sizes[1][2]}): "
+                 f"it loops over {dimension} in Python. Build every column with im2col and do one "
+                 f"matrix product for all batch entries, channels and groups at once.")
 
 
 def test_conv2d_on_gpu():

@@ -51,6 +51,48 @@ def test_ArrayDataset_applies_the_transform_to_images_only():
     assert_equal(batch[1], labels, what="labels of a DataLoader batch over the dataset")
 
 
+def test_ArrayDataset_transforms_one_image_when_read():
+    """Is the transform called with images[i] alone, each time item i is read (never up front)?"""
+    images = torch.rand(5, 1, 3, 3, generator=torch.Generator().manual_seed(1))
+    labels = torch.arange(5)
+    calls = []
+
+    def transform(image):  # a random augmentation must be drawn anew at every read
+        calls.append(image.clone())
+        return image.flip(-1)
+
+    data = mod.ArrayDataset(images, labels, transform=transform)
+    if calls:
+        fail(f"ArrayDataset(images, labels, transform) called the transform {len(calls)} time(s) in "
+             f"__init__: call it in __getitem__, on one image, each time an item is read (a random "
+             f"augmentation applied up front would be the same in every epoch).")
+    for i in (3, 3, -1):
+        before = len(calls)
+        image, _ = data[i]
+        if len(calls) != before + 1:
+            fail(f"reading dataset[{i}] called the transform {len(calls) - before} time(s); expected "
+                 f"once, on images[{i}].")
+        assert_equal(calls[-1], images[i], what=f"the image passed to the transform for dataset[{i}]")
+        assert_equal(image, images[i].flip(-1), what=f"dataset[{i}][0] (the transform's result)")
+
+
+def test_ArrayDataset_serves_numpy_arrays_as_they_are():
+    """Do numpy images and a list of labels come back as indexing gives them (no conversion)?"""
+    images = np.arange(4 * 2 * 2, dtype=np.uint8).reshape(4, 1, 2, 2)
+    labels = [2, 0, 1, 3]
+    data = mod.ArrayDataset(images, labels)
+    if len(data) != 4:
+        fail(f"len(ArrayDataset(a numpy array of 4 images, a list of 4 labels)) is {len(data)}.")
+    for i in (0, 2, -1):
+        image, label = data[i]
+        if type(image) is not np.ndarray or image.dtype != np.uint8:
+            fail(f"dataset[{i}][0] is {type(image).__name__} ({getattr(image, 'dtype', '')}) for numpy "
+                 f"uint8 images; return images[i] as indexing gives it (no conversion to a tensor).")
+        assert_equal(image, images[i], what=f"dataset[{i}][0] for numpy images")
+        if type(label) is not int or label != labels[i]:
+            fail(f"dataset[{i}][1] is {label!r} for labels {labels}; expected labels[{i}] = {labels[i]}.")
+
+
 def test_ArrayDataset_rejects_different_lengths():
     """Does ArrayDataset raise ValueError when images and labels differ in length?"""
     try:
@@ -319,11 +361,13 @@ def _chi2_pvalue(counts: list[int]) -> float:
 
 
 def test_random_flip_crop_draws_uniformly():
-    """Is the flip taken about half the time, and is each offset 0 .. 2p about equally likely?"""
+    """Is the flip taken about half the time, each offset 0 .. 2p about equally likely, and are
+    the flip and the two offsets drawn independently?"""
     image, p, n = _image(1, 4, 5), 2, 1500
     cands = _candidates(image, p)
     gen = torch.Generator().manual_seed(2024)
     flips, tops, lefts = [0, 0], [0] * (2 * p + 1), [0] * (2 * p + 1)
+    joint = dict.fromkeys(cands, 0)
     for _ in range(n):
         key = _classify(mod.random_flip_crop(image, p, gen), cands)
         if key is None:
@@ -331,6 +375,7 @@ def test_random_flip_crop_draws_uniformly():
         flips[key[0]] += 1
         tops[key[1]] += 1
         lefts[key[2]] += 1
+        joint[key] += 1
     for name, counts in (("flip (no, yes)", flips), ("top offset 0..4", tops),
                          ("left offset 0..4", lefts)):
         if min(counts) == 0:
@@ -341,3 +386,11 @@ def test_random_flip_crop_draws_uniformly():
         if pvalue < 1e-4:
             fail(f"over {n} calls with padding={p}, the {name} counts are {counts}, far from "
                  f"uniform (chi-square p = {pvalue:.2g}).")
+    pvalue = _chi2_pvalue(list(joint.values()))
+    if pvalue < 1e-4:
+        common = sorted(joint.items(), key=lambda kv: -kv[1])[:3]
+        fail(f"over {n} calls with padding={p}, each draw alone looks uniform but the combinations "
+             f"of (flip, top, left) do not (chi-square p = {pvalue:.2g}; most frequent: "
+             + ", ".join(f"{k} {v} times" for k, v in common)
+             + f"; {sum(1 for v in joint.values() if not v)} of {len(joint)} never occur): draw the "
+             f"flip, the top and the left offsets independently (one draw each).")

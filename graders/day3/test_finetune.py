@@ -71,6 +71,44 @@ def test_prepare_for_finetuning_replaces_head_and_freezes_the_rest():
                  f"may" + (f" (the backbone is not frozen: {extra})." if extra else "."))
 
 
+class _NamedHeadNet(nn.Module):
+    """A model whose head is not called fc (and a decoy called fc inside the backbone)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.body = nn.Sequential(nn.Conv2d(1, 4, 3, padding=1), nn.BatchNorm2d(4), nn.ReLU(),
+                                  nn.AdaptiveAvgPool2d(1), nn.Flatten())
+        self.fc = nn.Linear(4, 4)
+        self.classifier = nn.Linear(4, 3)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.classifier(torch.relu(self.fc(self.body(x))))
+
+
+def test_prepare_for_finetuning_replaces_the_named_head():
+    """Is the head named by `head` replaced (on the old head's dtype), and all else frozen?"""
+    torch.manual_seed(0)
+    model = _NamedHeadNet().double()
+    decoy = model.fc
+    call = "prepare_for_finetuning(model, 7, head='classifier')"
+    params = mod.prepare_for_finetuning(model, 7, head="classifier")
+    new = model.classifier
+    if not isinstance(new, nn.Linear) or (new.in_features, new.out_features) != (4, 7) or new.bias is None:
+        fail(f"after {call}, model.classifier is {new!r}; expected Linear(in_features=4, "
+             f"out_features=7, bias=True): replace getattr(model, head), whatever its name.")
+    if new.weight.dtype != torch.float64:
+        fail(f"after {call} on a float64 model, the new head's weight is {new.weight.dtype}: create "
+             f"it with the old head's device and dtype.")
+    if model.fc is not decoy:
+        fail(f"{call} replaced model.fc, which is not the head here: use the `head` argument.")
+    trainable = sorted(n for n, p in model.named_parameters() if p.requires_grad)
+    if trainable != ["classifier.bias", "classifier.weight"]:
+        fail(f"after {call} the parameters that require grad are {trainable}; only "
+             f"classifier.weight and classifier.bias may.")
+    if not isinstance(params, list) or {id(p) for p in params} != {id(p) for p in new.parameters()}:
+        fail(f"{call} must return a list of exactly the new head's parameters.")
+
+
 def test_prepare_for_finetuning_freezes_batch_norm():
     """With freeze_bn, do BN statistics stay fixed and BN act as in eval even after model.train()?"""
     for label, model, shape, k in _models():

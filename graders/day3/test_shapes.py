@@ -8,7 +8,7 @@ import warnings
 
 import torch
 import torch.nn.functional as F
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from graders import student
@@ -58,8 +58,12 @@ def torch_conv_t(in_hw, kernel_size, stride=1, padding=0, output_padding=0, dila
                                                  stride, padding, output_padding, 1, dilation))
 
 
+#: The leading parameters of the three output-size functions, named in every call shown.
+POSITIONAL = ("in_hw", "kernel_size")
+
+
 def _call_text(name: str, args: tuple, kwargs: dict) -> str:
-    parts = [repr(a) for a in args] + [f"{k}={v!r}" for k, v in kwargs.items()]
+    parts = [f"{k}={v!r}" for k, v in zip(POSITIONAL, args)] + [f"{k}={v!r}" for k, v in kwargs.items()]
     return f"{name}({', '.join(parts)})"
 
 
@@ -211,10 +215,16 @@ def test_conv_transpose2d_output_shape_with_pairs_and_refusals(in_hw, kernel_siz
 
 @given(in_channels=st.integers(0, 8), out_channels=st.integers(0, 8),
        kernel_size=int_or_pair(0, 4), groups=st.integers(0, 4), bias=st.booleans())
+@example(in_channels=0, out_channels=4, kernel_size=3, groups=1, bias=True)  # each size at 0 alone
+@example(in_channels=4, out_channels=0, kernel_size=3, groups=1, bias=False)
+@example(in_channels=4, out_channels=4, kernel_size=(3, 0), groups=1, bias=True)
+@example(in_channels=4, out_channels=4, kernel_size=3, groups=0, bias=True)
+@example(in_channels=4, out_channels=6, kernel_size=(1, 3), groups=2, bias=True)  # groups divide both
+@example(in_channels=4, out_channels=6, kernel_size=3, groups=4, bias=True)  # ... and here they do not
 def test_conv2d_num_params_matches_nn_conv2d(in_channels, out_channels, kernel_size, groups, bias):
     """Does conv2d_num_params count nn.Conv2d's parameters, and refuse invalid configurations?"""
-    call = _call_text("conv2d_num_params", (in_channels, out_channels, kernel_size),
-                      dict(groups=groups, bias=bias))
+    call = _call_text("conv2d_num_params", (), dict(in_channels=in_channels, out_channels=out_channels,
+                                                    kernel_size=kernel_size, groups=groups, bias=bias))
     valid = (min(in_channels, out_channels, groups, *_pair(kernel_size)) >= 1
              and in_channels % groups == 0 and out_channels % groups == 0)
     try:

@@ -511,6 +511,10 @@ def test_tbptt_train_matches_truncated_backprop(kind, t, b, k, seed):
     """Do tbptt_train's chunk losses and final weights equal truncated BPTT done right?"""
     model, inputs, targets = _tbptt_setup(kind, t, b, k, seed)
     ref_model = copy.deepcopy(model)
+    stale = torch.Generator().manual_seed(seed + 1)
+    for p, q in zip(model.parameters(), ref_model.parameters()):  # gradients left by earlier work
+        p.grad = torch.randn(p.shape, generator=stale, dtype=p.dtype)
+        q.grad = p.grad.clone()
     loss_fn = nn.functional.mse_loss
     got = _run_tbptt(model, inputs, targets, loss_fn, torch.optim.SGD(model.parameters(), lr=0.1), k)
     expected = _tbptt_oracle(ref_model, inputs, targets, loss_fn,
@@ -520,12 +524,13 @@ def test_tbptt_train_matches_truncated_backprop(kind, t, b, k, seed):
             isinstance(v, float) for v in got):
         fail(f"{what} returned {got!r}; expected a list of {len(expected)} Python floats, one "
              f"loss per chunk of k steps (the last chunk may be shorter).")
-    assert_close(got, expected, rtol=1e-7, atol=1e-7, what=f"{what}: the chunk losses")
+    assert_close(got, expected, rtol=1e-7, atol=1e-7,
+                 what=f"{what}, parameters holding stale gradients on entry: the chunk losses")
     for (name, p), q in zip(model.named_parameters(), ref_model.parameters()):
         if not close_values(p, q, rtol=1e-7, atol=1e-7):
-            fail(f"{what}: after training, the parameter {name} differs from truncated BPTT "
-                 f"(largest difference {float((p - q).abs().max()):.3g}). Per chunk: zero the "
-                 f"gradients, forward with the carried state, backward through every step of "
+            fail(f"{what}: after training from parameters that held stale gradients, the "
+                 f"parameter {name} differs from truncated BPTT (largest difference "
+                 f"{float((p - q).abs().max()):.3g}). Per chunk: first zero the gradients, forward with the carried state, backward through every step of "
                  f"the chunk, one optimizer step, then detach the state (never inside a chunk, "
                  f"never reset it to None).")
 

@@ -505,14 +505,32 @@ def test_port_cnn_rejects_unportable_models():
         ("nn.Conv2d(2, 2, 3, groups=2)", nn.Conv2d(2, 2, 3, groups=2)),
         ("nn.MaxPool2d(2, padding=1)", nn.MaxPool2d(2, padding=1)),
         ("nn.MaxPool2d(2, ceil_mode=True)", nn.MaxPool2d(2, ceil_mode=True)),
+        ("nn.Conv2d(2, 2, 3, padding='valid')", nn.Conv2d(2, 2, 3, padding="valid")),
+        ("nn.Conv2d(2, 2, 3, padding=1, padding_mode='reflect')",
+         nn.Conv2d(2, 2, 3, padding=1, padding_mode="reflect")),
+        ("nn.Conv2d(2, 2, 3, padding=1, padding_mode='circular')",
+         nn.Conv2d(2, 2, 3, padding=1, padding_mode="circular")),
+        ("nn.Conv2d(2, 2, 2, stride=2, dilation=2)", nn.Conv2d(2, 2, 2, stride=2, dilation=2)),
+        ("nn.MaxPool2d(2, dilation=2)", nn.MaxPool2d(2, dilation=2)),
     ]
     for text, layer in bad_value:
         _raises(mod.port_cnn, ValueError, f"port_cnn(nn.Sequential({text}), (2, 6, 6))",
                 nn.Sequential(layer), (2, 6, 6))
-    _raises(mod.port_cnn, ValueError, "port_cnn(nn.Sequential(nn.Linear(6, 3)), (2, 6, 6))",
-            nn.Sequential(nn.Linear(6, 3)), (2, 6, 6))
+    bad_order = [
+        ("nn.Linear(6, 3)", [nn.Linear(6, 3)]),
+        ("nn.Conv2d(2, 2, 3), nn.Flatten(2)", [nn.Conv2d(2, 2, 3), nn.Flatten(2)]),
+        ("nn.Conv2d(2, 2, 3), nn.Flatten(0)", [nn.Conv2d(2, 2, 3), nn.Flatten(0)]),
+        ("nn.Flatten(), nn.Conv2d(72, 2, 1)", [nn.Flatten(), nn.Conv2d(72, 2, 1)]),
+        ("nn.Flatten(), nn.MaxPool2d(2)", [nn.Flatten(), nn.MaxPool2d(2)]),
+        ("nn.Flatten(), nn.BatchNorm2d(72)", [nn.Flatten(), nn.BatchNorm2d(72)]),
+    ]
+    for text, layers in bad_order:
+        _raises(mod.port_cnn, ValueError, f"port_cnn(nn.Sequential({text}), (2, 6, 6))",
+                nn.Sequential(*layers), (2, 6, 6))
     _raises(mod.port_cnn, TypeError, "port_cnn(nn.Sequential(nn.AvgPool2d(2)), (2, 6, 6))",
             nn.Sequential(nn.AvgPool2d(2)), (2, 6, 6))
+    _raises(mod.port_cnn, TypeError, "port_cnn(nn.ModuleList([nn.Conv2d(2, 2, 3)]), (2, 6, 6))",
+            nn.ModuleList([nn.Conv2d(2, 2, 3)]), (2, 6, 6))
 
 
 # --- port_text_classifier -----------------------------------------------------------------------

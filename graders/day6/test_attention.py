@@ -182,6 +182,23 @@ def test_scaled_dot_product_attention_masks_before_the_softmax(inputs):
              f"weights after it leaves rows that no longer sum to 1.")
 
 
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_scaled_dot_product_attention_survives_large_scores(dtype):
+    """With scores in the thousands, is the output still finite and right (no overflow)?"""
+    gen = torch.Generator().manual_seed(7)
+    q, k, v = (torch.randn(2, 4, 8, generator=gen, dtype=torch.float64) * s for s in (40, 40, 1))
+    q, k, v = q.to(dtype), k.to(dtype), v.to(dtype)
+    got = mod.scaled_dot_product_attention(q, k, v)
+    expected = _oracle(q, k, v, {}).to(dtype)
+    what = f"{_describe(q, k, v, {})}, scores up to {float((q @ k.mT).abs().max() / 8 ** 0.5):.0f}"
+    if isinstance(got, torch.Tensor) and got.shape == expected.shape and not bool(
+            got.detach().isfinite().all()):
+        fail(f"{what} gives NaN or inf: exp of a score that large overflows. Take the softmax "
+             f"with torch.softmax, or subtract each row's largest score before exponentiating.")
+    tol = 2e-5 if dtype == torch.float32 else 1e-10
+    assert_close(got, expected, rtol=tol, atol=tol, what=what)
+
+
 def _gradient_cases():
     """Fixed float64 cases: no mask, causal with L != S, a bool and a float mask."""
     gen = torch.Generator().manual_seed(5)

@@ -128,6 +128,35 @@ def test_export_program_accepts_other_batch_sizes():
                      what=f"export_program(...).module() on a batch of {batch}")
 
 
+class _ImageNet(torch.nn.Module):
+    """A small CNN whose forward argument is not called x."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = torch.nn.Conv2d(1, 3, 3, padding=1)
+        self.head = torch.nn.Linear(3, 2)
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        return self.head(torch.relu(self.conv(images)).mean(dim=(2, 3)))
+
+
+def test_export_program_exports_any_one_input_model():
+    """Does export_program work for any model taking one tensor, whatever its argument's name?"""
+    model = _model(_ImageNet, 10)
+    example = torch.randn(3, 1, 6, 5, generator=torch.Generator().manual_seed(11))
+    program = _exported(model, example)
+    module = program.module()
+    gen = torch.Generator().manual_seed(12)
+    for batch in (2, 6):
+        x = torch.randn(batch, 1, 6, 5, generator=gen)
+        got = _run_program(module, x, "the exported program's module() (a model whose forward "
+                                      "takes `images`)")
+        with torch.no_grad():
+            expected = model(x)
+        assert_close(got, expected, rtol=1e-5, atol=1e-6,
+                     what=f"export_program(model with forward(images), ...).module() on a batch of {batch}")
+
+
 def test_export_program_survives_save_and_load(tmp_path):
     """After torch.export.save and torch.export.load, does the program still run any batch size?"""
     model = _model(h.FlattenNet, 7)

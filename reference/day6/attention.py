@@ -55,6 +55,9 @@ def scaled_dot_product_attention(
     never checked (neither their outputs nor gradients flowing through them), so return
     whatever your code gives there (NaN is fine).
 
+    Scores may be large (thousands): the softmax must not overflow, so take it with
+    ``torch.softmax`` or subtract each row's largest score before exponentiating.
+
     Forbidden: ``F.scaled_dot_product_attention`` (it does the whole job). Build it from
     matmuls, a mask and a softmax.
 

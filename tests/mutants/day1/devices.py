@@ -59,3 +59,12 @@ def namedtuple_as_tuple(obj, device):
     if isinstance(obj, (list, tuple)):
         return type(obj)(namedtuple_as_tuple(v, device) for v in obj)
     return obj
+
+
+@mutant("day1.devices.pick_device", expect=r"pick_device\(prefer='cpu'\) with CUDA available")
+def cuda_wins_over_preference(prefer=None):
+    if torch.cuda.is_available():
+        return torch.device("cuda")
+    if prefer is not None and torch.device(prefer).type == "cuda":
+        raise RuntimeError("CUDA is not available")
+    return torch.device("cpu")

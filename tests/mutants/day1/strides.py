@@ -83,6 +83,15 @@ def empty_not_contiguous(shape, strides):
     return True
 
 
+@mutant("day1.strides.is_contiguous", expect=r"is_contiguous\(\(3, 4\), \(8, 1\)\)|is_contiguous\(")
+def ordered_is_enough(shape, strides):
+    """Row-major order (strides decreasing) taken for contiguity: a sliced view has gaps."""
+    if any(s == 0 for s in shape):
+        return True
+    moving = [st for size, st in zip(shape, strides) if size != 1]
+    return all(a > b for a, b in zip(moving, moving[1:])) and (not moving or moving[-1] == 1)
+
+
 @mutant("day1.strides.broadcast_shape", expect=r"broadcast_shape\(|raised ValueError")
 def left_aligned(a, b):
     n = max(len(a), len(b))
@@ -202,3 +211,17 @@ def assumes_contiguous(x, size, step):
     strides = list(torch.empty(x.shape).stride())
     return x.as_strided(tuple(x.shape[:-1]) + (windows, size),
                         tuple(strides[:-1]) + (step, 1), x.storage_offset())
+
+
+@mutant("day1.strides.broadcast_strides", expect=r"broadcast_strides\(")
+def stretches_only_to_larger(shape, strides, target):
+    """A size-1 dimension gets stride 0 only when it grows: broadcasting 1 to 0 keeps the stride."""
+    lead = len(target) - len(shape)
+    if lead < 0:
+        raise ValueError("target has fewer dimensions")
+    out = [0] * lead
+    for size, stride, want in zip(shape, strides, target[lead:]):
+        if size not in (want, 1):
+            raise ValueError("incompatible")
+        out.append(0 if size == 1 and want > 1 else stride)
+    return tuple(out)

@@ -29,6 +29,14 @@ def describe_assumes_contiguous(t):
             "requires_grad": t.requires_grad, "is_leaf": t.is_leaf}
 
 
+@mutant("day1.tensors.describe", expect=r"describe\(t\)\['device'\].*cuda:1")
+def describe_device_type_only(t):
+    return {"shape": tuple(t.shape), "dtype": str(t.dtype), "device": t.device.type,
+            "stride": tuple(t.stride()), "storage_offset": t.storage_offset(),
+            "is_contiguous": t.is_contiguous(), "numel": t.numel(),
+            "requires_grad": t.requires_grad, "is_leaf": t.is_leaf}
+
+
 @mutant("day1.tensors.pairwise_sq_dists", expect=r"negative")
 def pairwise_no_clamp(x, y):
     return (x * x).sum(1, keepdim=True) - 2 * x @ y.T + (y * y).sum(1)

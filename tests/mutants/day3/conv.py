@@ -104,6 +104,23 @@ def conv2d_loops_over_pixels(x, weight, bias=None, stride=1, padding=0, dilation
     return out if bias is None else out + bias.view(1, -1, 1, 1)
 
 
+@mutant("day3.conv.conv2d", expect=r"loops over the batch entries")
+def conv2d_loops_over_batch(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+    """Vectorised per image, but one image at a time: fast enough on a batch of 2."""
+    return torch.cat([_conv(x[i:i + 1], weight, bias, stride, padding, dilation, groups)
+                      for i in range(x.shape[0])])
+
+
+@mutant("day3.conv.conv2d", expect=r"loops over the groups")
+def conv2d_loops_over_groups(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+    """One matrix product per group instead of one for all groups."""
+    cg, og = x.shape[1] // groups, weight.shape[0] // groups
+    outs = [_conv(x[:, g * cg:(g + 1) * cg], weight[g * og:(g + 1) * og],
+                  None if bias is None else bias[g * og:(g + 1) * og], stride, padding, dilation, 1)
+            for g in range(groups)]
+    return torch.cat(outs, dim=1)
+
+
 @mutant("day3.conv.conv2d", expect=r"not allowed")
 def conv2d_calls_F_conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     return F.conv2d(x, weight, bias, stride, padding, dilation, groups)

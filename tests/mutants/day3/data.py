@@ -21,6 +21,23 @@ class ArrayDatasetConvertsToFloat(Dataset):
         return (self.transform(image) if self.transform else image), self.labels[i]
 
 
+@mutant("day3.data.ArrayDataset", expect=r"in __init__")
+class ArrayDatasetTransformsUpFront(Dataset):
+    """The transform applied once to the whole array: the same 'random' image in every epoch."""
+
+    def __init__(self, images, labels, transform=None):
+        if len(images) != len(labels):
+            raise ValueError("lengths")
+        self.images = transform(images) if transform else images
+        self.labels = labels
+
+    def __len__(self):
+        return len(self.images)
+
+    def __getitem__(self, i):
+        return self.images[i], self.labels[i]
+
+
 @mutant("day3.data.ArrayDataset", expect=r"ValueError")
 class ArrayDatasetNoLengthCheck(Dataset):
     def __init__(self, images, labels, transform=None):
@@ -187,3 +204,14 @@ def flip_crop_always_flips(image, padding, generator):
     top, left = torch.randint(0, 2 * padding + 1, (2,), generator=generator).tolist()
     padded = torch.nn.functional.pad(image, (padding, padding, padding, padding))
     return padded[:, top:top + h, left:left + w].clone()
+
+
+@mutant("day3.data.random_flip_crop", expect=r"combinations of \(flip, top, left\)")
+def flip_crop_one_offset_for_both(image, padding, generator):
+    """One draw serves as both offsets: the crop only ever moves along the diagonal."""
+    if torch.rand((), generator=generator) < 0.5:
+        image = image.flip(-1)
+    _, h, w = image.shape
+    offset = int(torch.randint(0, 2 * padding + 1, (), generator=generator))
+    padded = torch.nn.functional.pad(image, (padding, padding, padding, padding))
+    return padded[:, offset:offset + h, offset:offset + w].clone()

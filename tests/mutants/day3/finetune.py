@@ -72,6 +72,29 @@ def prepare_returns_all_parameters(model, num_classes, head="fc", freeze_bn=True
     return list(model.parameters())
 
 
+@mutant("day3.finetune.prepare_for_finetuning", expect=r"whatever its name|replaced model.fc")
+def prepare_always_fc(model, num_classes, head="fc", freeze_bn=True):
+    """The head's name hard-coded: model.fc is replaced whatever `head` says."""
+    for p in model.parameters():
+        p.requires_grad_(False)
+    if freeze_bn:
+        _swap_bn(model)
+    model.fc = nn.Linear(model.fc.in_features, num_classes).to(model.fc.weight)
+    return list(model.fc.parameters())
+
+
+@mutant("day3.finetune.prepare_for_finetuning", expect=r"old head's device and dtype")
+def prepare_default_dtype_head(model, num_classes, head="fc", freeze_bn=True):
+    """The new head is made in the default dtype, not the old head's."""
+    for p in model.parameters():
+        p.requires_grad_(False)
+    if freeze_bn:
+        _swap_bn(model)
+    new = nn.Linear(getattr(model, head).in_features, num_classes)
+    setattr(model, head, new)
+    return list(new.parameters())
+
+
 def _train(model, loader, epochs, lr, params, *, bn_eval=True):
     opt = torch.optim.Adam(params, lr=lr)
     model.train()

@@ -130,6 +130,15 @@ def num_params_never_refuses(in_channels, out_channels, kernel_size, groups=1, b
     return out_channels * (in_channels // max(groups, 1)) * kh * kw + (out_channels if bias else 0)
 
 
+@mutant("day3.shapes.conv2d_num_params", expect=r"conv2d_num_params\(in_channels=0.*raise ValueError")
+def num_params_allows_no_input_channels(in_channels, out_channels, kernel_size, groups=1, bias=True):
+    """0 input channels passes the divisibility test (0 % groups == 0) and is never refused."""
+    kh, kw = _pair(kernel_size)
+    if min(out_channels, kh, kw, groups) < 1 or in_channels % groups or out_channels % groups:
+        raise ValueError("bad")
+    return out_channels * (in_channels // groups) * kh * kw + (out_channels if bias else 0)
+
+
 @mutant("day3.shapes.receptive_field", expect=r"BEFORE")
 def receptive_field_includes_own_stride(layers):
     rf, jump = 1, 1

@@ -224,3 +224,20 @@ def clip_reads_generator_twice(parameters, max_norm):
 @mutant("day4.rnn.clip_grad_norm", expect=r"not allowed")
 def clip_calls_torch(parameters, max_norm):
     return float(torch.nn.utils.clip_grad_norm_(parameters, max_norm))
+
+
+@mutant("day4.rnn.tbptt_train", expect=r"stale gradients")
+def tbptt_zeroes_after_the_step(model, inputs, targets, loss_fn, optimizer, k):
+    """Gradients zeroed at the end of each chunk: the first step adds what was there on entry."""
+    if k < 1:
+        raise ValueError(k)
+    state, losses = None, []
+    for start in range(0, inputs.shape[0], k):
+        out, state = model(inputs[start:start + k], state)
+        loss = loss_fn(out, targets[start:start + k])
+        loss.backward()
+        optimizer.step()
+        optimizer.zero_grad()
+        state = _detach(state)
+        losses.append(loss.item())
+    return losses

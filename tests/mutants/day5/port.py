@@ -287,6 +287,13 @@ def port_cnn_keras_default_bn_epsilon(model, input_shape):
     return _cnn(model, input_shape, bn_eps=1e-3)
 
 
+@mutant("day5.port.port_cnn", expect=r"padding_mode|dilation=2|Flatten\(2\)|Flatten\(\), nn\.")
+def port_cnn_refuses_too_little(model, input_shape):
+    """Ports right, but refuses only string padding, groups and pooling options: a reflect
+    padding, stride with dilation, a partial Flatten or a conv after Flatten go through."""
+    return _cnn(model, input_shape)
+
+
 def _text(model, *, sum_biases=True, sequences=False):
     lstm = model.lstm
     emb = keras.layers.Embedding(model.embedding.num_embeddings, model.embedding.embedding_dim)

@@ -56,6 +56,20 @@ def bool_mask_added(q, k, v, mask=None, causal=False):
     return _attend(q, k, v, mask, causal, mask_mode="added")
 
 
+@mutant("day6.attention.scaled_dot_product_attention", expect=r"overflows")
+def softmax_without_shift(q, k, v, mask=None, causal=False):
+    """The softmax written as exp / sum with no shift: large scores overflow to inf / inf."""
+    if mask is not None and causal:
+        raise ValueError("mask and causal")
+    scores = q @ k.transpose(-2, -1) / math.sqrt(q.shape[-1])
+    if causal:
+        mask = torch.ones(q.shape[-2], k.shape[-2], dtype=torch.bool, device=q.device).tril()
+    if mask is not None:
+        scores = scores.masked_fill(~mask, float("-inf")) if mask.dtype == torch.bool else scores + mask
+    weights = scores.exp()
+    return weights / weights.sum(-1, keepdim=True) @ v
+
+
 @mutant("day6.attention.scaled_dot_product_attention", expect=r"not allowed")
 def calls_torch(q, k, v, mask=None, causal=False):
     if mask is not None and causal:

@@ -22,6 +22,13 @@ def static_shapes(model, example):
     return torch.export.export(model, (example,))
 
 
+@mutant("day6.export.export_program", expect=r"forward\(images\)|images")
+def dynamic_shapes_by_name_x(model, example):
+    """The input's name hard-coded in dynamic_shapes: only models whose argument is `x` export."""
+    batch = torch.export.Dim("batch", min=2)
+    return torch.export.export(model, (example,), dynamic_shapes={"x": {0: batch}})
+
+
 @mutant("day6.export.export_program", expect=r"ExportedProgram")
 def returns_the_module(model, example):
     batch = torch.export.Dim("batch", min=2)

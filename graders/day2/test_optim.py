@@ -10,7 +10,8 @@ from hypothesis import strategies as st
 
 from graders import strategies as ds
 from graders import student
-from graders.checks import DrillsFailure, assert_close, close_values, fail
+from graders.checks import DrillsFailure, assert_close, close_values, fail, plain
+from graders.day2._optim_rules import diagnose
 from graders.forbid import forbidden_calls
 
 mod = student("day2.optim")
@@ -52,6 +53,7 @@ def compare_with_torch(name: str, torch_cls, *, defaults: dict, group_kw=None, s
     ref, ref_opt = _build(torch_cls, init, group_kw, {**defaults, "foreach": False})
     setup = (f"{name}(groups, {', '.join(f'{k}={v!r}' for k, v in defaults.items())})"
              + (f" with param groups overriding {group_kw}" if group_kw else ""))
+    played: list[list] = []  # per step, per parameter: (gradient or None, its group's settings)
     for step in range(steps):
         grads = _grads(ref, step, seed)
         for i, (p, q, gr) in enumerate(zip(mine, ref, grads)):
@@ -59,6 +61,7 @@ def compare_with_torch(name: str, torch_cls, *, defaults: dict, group_kw=None, s
                 p.grad, q.grad = None, None
                 continue
             p.grad, q.grad = gr.clone(), gr.clone()
+        played.append(_settings(ref_opt, ref))
         opt.step()
         ref_opt.step()
         for i, (p, q) in enumerate(zip(mine, ref)):
@@ -69,18 +72,34 @@ def compare_with_torch(name: str, torch_cls, *, defaults: dict, group_kw=None, s
                 where = "on the first step" if step == 0 else (
                     f"after step {step + 1} (step 1 matched)" if step == 1 else
                     f"after step {step + 1} (steps 1 to {step} matched)")
-                lr_note = ""
-                if lr_schedule and step > 0:
-                    lr_note = (" The lr was changed through optimizer.param_groups before this "
-                               "step: read group['lr'] at every step.")
-                try:
-                    assert_close(p.detach(), q.detach(), **TOL,
-                                 what=f"{setup}: parameter {i} {where}")
-                except DrillsFailure as exc:
-                    fail(f"{exc}{lr_note} {advice}")
+                _fail_step(name, init, played, mine, f"{setup}: parameter {i} {where}", p, q,
+                           advice=advice, lr_changed=bool(lr_schedule and step > 0))
         if lr_schedule:
             for grp, ref_grp, lr in zip(opt.param_groups, ref_opt.param_groups, lr_schedule(step)):
                 grp["lr"], ref_grp["lr"] = lr, lr
+
+
+def _settings(ref_opt, params) -> list:
+    """Each parameter's (gradient, group settings) as torch's optimizer is about to use them."""
+    where = {id(p): {k: v for k, v in g.items() if k != "params"}
+             for g in ref_opt.param_groups for p in g["params"]}
+    return [(None if p.grad is None else p.grad.detach().clone(), where[id(p)]) for p in params]
+
+
+def _fail_step(name, init, played, mine, what, p, q, *, advice, lr_changed) -> None:
+    """Fail on the first parameter that differs: with the one known mistake that reproduces the
+    student's parameters when there is one, else with what differs and what the check is about."""
+    __tracebackhide__ = True
+    got = [plain(t.detach()) for t in mine]
+    why = diagnose(name, init, played, got)
+    try:
+        assert_close(p.detach(), q.detach(), **TOL, what=what)
+    except DrillsFailure as exc:
+        if why:
+            fail(f"{exc} Replaying the same gradients shows the mistake: {why}.")
+        note = (" The lr was changed through optimizer.param_groups before this step: read "
+                "group['lr'] at every step." if lr_changed else "")
+        fail(f"{exc}{note} {advice}")
 
 
 def _lr_schedule(step: int) -> tuple[float, float]:
@@ -105,11 +124,19 @@ def check_state_round_trip(name: str, torch_cls, defaults: dict) -> None:
     init = _make_params(3)
     a_params, a = _build(getattr(mod, name), init, None, defaults)
     ref, ref_opt = _build(torch_cls, init, None, {**defaults, "foreach": False})
+    played: list[list] = []
     for step in range(3):
         for p, q, gr in zip(a_params, ref, _grads(ref, step, 3)):
             p.grad, q.grad = gr.clone(), gr.clone()
+        played.append(_settings(ref_opt, ref))
         a.step()
         ref_opt.step()
+    for i, (p, q) in enumerate(zip(a_params, ref)):  # the steps themselves first
+        if not close_values(p.detach(), q.detach(), **TOL):
+            _fail_step(name, init, played, a_params, f"{name}(params, {defaults}): parameter {i} "
+                       f"after 3 steps (before any state_dict round trip)", p, q,
+                       advice="The steps differ from torch's before any saving or loading.",
+                       lr_changed=False)
     saved = a.state_dict()
     b_params = [torch.nn.Parameter(p.detach().clone()) for p in a_params]
     b = getattr(mod, name)(b_params, **defaults)

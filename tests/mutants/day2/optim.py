@@ -62,6 +62,36 @@ class SGDDecayAfterMomentum(torch.optim.Optimizer):
         return closure() if closure is not None else None
 
 
+@mutant("day2.optim.SGD", expect=r"shows the mistake: the buffer is updated as momentum \* buf \+ \(1 - momentum\)")
+class SGDDampenedMomentum(torch.optim.Optimizer):
+    """An exponential moving average as the momentum buffer (dampening = momentum)."""
+
+    def __init__(self, params, lr, momentum=0.0, weight_decay=0.0, nesterov=False):
+        if lr < 0 or momentum < 0 or weight_decay < 0 or (nesterov and momentum <= 0):
+            raise ValueError("bad hyper-parameter")
+        super().__init__(params, dict(lr=lr, momentum=momentum, weight_decay=weight_decay,
+                                      nesterov=nesterov))
+
+    @torch.no_grad()
+    def step(self, closure=None):
+        loss = None
+        if closure is not None:
+            with torch.enable_grad():
+                loss = closure()
+        for group in self.param_groups:
+            mu = group["momentum"]
+            for p in group["params"]:
+                if p.grad is None:
+                    continue
+                g = p.grad + group["weight_decay"] * p
+                if mu:
+                    st = self.state[p]
+                    st["buf"] = g.clone() if "buf" not in st else mu * st["buf"] + (1 - mu) * g
+                    g = g + mu * st["buf"] if group["nesterov"] else st["buf"]
+                p.add_(g, alpha=-group["lr"])
+        return loss
+
+
 @mutant("day2.optim.SGD", expect=r"Nesterov")
 class SGDWrongNesterov(torch.optim.Optimizer):
     """Nesterov look-ahead built from the old buffer."""

@@ -20,14 +20,14 @@ import importlib
 import sys
 
 VERBS = {
-    "progress": ("graders.student_cli", "progress", "every exercise's status, with progress bars"),
-    "hint": ("graders.student_cli", "hint", "reveal the next hint of an exercise"),
-    "watch": ("graders.student_cli", "watch", "re-run the graders of a module each time it is saved"),
-    "solution": ("graders.student_cli", "solution", "show the reference solution of an exercise you pass"),
+    "progress": ("graders.learner.cli", "progress", "every exercise's status, with progress bars"),
+    "hint": ("graders.learner.cli", "hint", "reveal the next hint of an exercise"),
+    "watch": ("graders.learner.cli", "watch", "re-run the graders of a module each time it is saved"),
+    "solution": ("graders.learner.cli", "solution", "show the reference solution of an exercise you pass"),
     "grade": ("graders.grading.cli", "grade", "grade many submissions (instructors)"),
     "report": ("graders.course.cli", "report", "the reports again with roster, deadlines, overrides (instructors)"),
     "similar": ("graders.course.cli", "similar", "pairs of submissions with similar code (instructors)"),
-    "release": ("graders.release", "release", "write the student kit without the reference (instructors)"),
+    "release": ("graders.release.build", "release", "write the student kit without the reference (instructors)"),
     "export": ("graders.export", "export", "export autograders for Gradescope or nbgrader (instructors)"),
 }
 

@@ -446,7 +446,7 @@ def forbidden_calls(*names: str, what: str, why: str = "") -> Iterator[None]:
         finally:
             sys.setprofile(previous)
     if seen:
-        from graders.checks import fail
+        from graders.checks.failures import fail
 
         calls = ", ".join(f"`{s.replace('torch.nn.functional.', 'F.')}`"
                           if s not in (HIDDEN_THREAD, HIDDEN_MODES) else s for s in seen)

@@ -233,7 +233,7 @@ def measure_ratio(
 def _baseline(fn: Callable[..., Any], native: Callable[..., Any] | None,
               what: str) -> tuple[Callable[..., Any], str]:
     """The function to time against, and how the failure message names it."""
-    from graders import golden
+    from graders.checks import golden
     from graders.checks import not_assessed
 
     real = golden.unwrap(fn)

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from graders.notebook import check
+from graders.learner.notebook import check
 from graders.testing import alternatives_in
 
 MUTANTS_DIR = Path(__file__).resolve().parent / "mutants"

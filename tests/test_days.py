@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 
 from conftest import run_pytest
-from graders import registry
+from graders.core import registry
 
 DAYS = registry.days()
 

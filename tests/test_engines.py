@@ -30,7 +30,7 @@ from pathlib import Path
 import pytest
 
 from conftest import KIT, run_pytest
-from graders import registry
+from graders.core import registry
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(3600)]
 

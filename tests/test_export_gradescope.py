@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from conftest import KIT
-from graders import registry
+from graders.core import registry
 from graders.export import gradescope
 
 DAY = "day1"

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from conftest import KIT
-from graders import registry
+from graders.core import registry
 from graders.export.nbgrader import day_notebook, grade_id
 
 pytest.importorskip("nbgrader")

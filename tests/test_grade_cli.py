@@ -151,11 +151,11 @@ def test_the_reference_and_the_stubs_of_checkpointing_are_not_flagged(tmp_path):
 _SNOOP = '''
 import os, sys
 import graders
-from graders import _runtime
+from graders.core import runtime
 
 _honest = describe
 _TRIES = [
-    lambda: open(os.path.join(_runtime.REFERENCE_DIR, "day1", "tensors.py")).read(),
+    lambda: open(os.path.join(runtime.REFERENCE_DIR, "day1", "tensors.py")).read(),
     lambda: open(os.path.join(os.path.dirname(graders.__file__), "day1", "test_tensors.py")).read(),
     lambda: __import__("graders.testing"),
     lambda: open(os.path.join(PEER, "day1", "tensors.py")).read(),

@@ -139,7 +139,8 @@ def test_places_are_named_in_the_kits_terms(tmp_path):
     box, copy, ref = work / "sub-1", work / "kits" / "kit-1", work / "kits" / "reference-1"
     for folder in (box / "tree", box / "home", copy / "graders", kit / "graders", ref, tmp_path / "subs", tmp_path / "out"):
         folder.mkdir(parents=True)
-    (kit / "graders" / "_runtime.py").write_text("")
+    (kit / "graders" / "core").mkdir()
+    (kit / "graders" / "core" / "runtime.py").write_text("")
     places = Places(str(box / "tree"), [str(kit), str(copy), str(ref), str(work), str(tmp_path / "subs"),
                                         str(tmp_path / "out")],
                     [str(box / "home")], reference=str(ref), kits=[str(copy)],

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from graders import registry
-from graders.notebook import check
+from graders.core import registry
+from graders.learner.notebook import check
 from graders.testing import mutants_in
 
 MUTANTS_DIR = Path(__file__).resolve().parent / "mutants"

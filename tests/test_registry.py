@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from graders import registry
+from graders.core import registry
 
 KIT = Path(__file__).resolve().parent.parent
 EXERCISES = registry.exercises()

@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 
 from conftest import KIT, run_pytest
-from graders import registry
-from graders.release_tree import filter_registry, strip_hidden
+from graders.core import registry
+from graders.release.tree import filter_registry, strip_hidden
 from release_scan import leaks, shipped_kit_files, solution_lines
 
 DAY = "day1"
@@ -47,7 +47,7 @@ def test_release_holds_only_the_student_kit(released):
     assert sorted(p.name for p in out.iterdir()) == [
         ".gitignore", "README.md", "conftest.py", "datasets", "exercises", "graders", "pyproject.toml"]
     names = set(_files(out))
-    for forbidden in ("graders/release.py", "graders/stubgen.py", "graders/testing.py"):
+    for forbidden in ("graders/release/build.py", "graders/release/stubgen.py", "graders/testing.py"):
         assert forbidden not in names
     assert not any(n.startswith(("graders/export/", "graders/grading/", "reference/", "tests/"))
                    for n in names)

@@ -12,8 +12,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.errors import Unsatisfiable
 
-from graders import golden
-from graders.golden_codec import Unrecordable, _raw, decode, encode, key
+from graders.checks import golden
+from graders.checks.golden_codec import Unrecordable, _raw, decode, encode, key
 
 MODULE = "day0.example"
 

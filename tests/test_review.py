@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from conftest import KIT
-from graders import registry
+from graders.core import registry
 from graders.grading.review import forbidden_names, review
 
 

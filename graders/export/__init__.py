@@ -39,8 +39,8 @@ def add_export_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run_export(args: argparse.Namespace) -> int:
     """Run ``drills export``; print what was written."""
-    from graders import registry
-    from graders.release import parse_days
+    from graders.core import registry
+    from graders.core.registry import parse_days
 
     try:
         if args.engine == "gradescope":

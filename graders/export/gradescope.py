@@ -22,8 +22,9 @@ from __future__ import annotations
 import zipfile
 from pathlib import Path
 
-from graders import _runtime, release
-from graders import release_files as files
+from graders.core import runtime
+from graders.release import build as release
+from graders.release import files
 
 SETUP_SH = """\
 #!/usr/bin/env bash
@@ -60,11 +61,11 @@ exec "$PY" -m graders.export.gradescope_run --days {days} --root "$ROOT"
 
 TORCH_INDEX = "https://download.pytorch.org/whl/cpu"
 # The grading kit needs the runner and the sandbox, not the instructor commands that build it.
-LEAVE_OUT = ("graders.testing", "graders.stubgen", "graders.release", "graders.export.gradescope",
+LEAVE_OUT = ("graders.testing", "graders.release.stubgen", "graders.release", "graders.export.gradescope",
              "graders.export.nbgrader", "graders.grading.cli")
 # Modules the runner loads by name (``pytest -p ...``, ``python -m ...``).
 SEEDS = ("graders.export.gradescope_run", "graders.grading.engine", "graders.grading.forkserver",
-         "graders.sandbox")
+         "graders.grading.sandbox")
 _DATE = (1980, 1, 1, 0, 0, 0)
 
 
@@ -72,7 +73,7 @@ def contents(days: list[str], *, wheels: Path | None = None) -> dict[str, tuple[
     """Every entry of the zip: ``{path: (bytes, unix mode)}``."""
     kit, _ = release.collect(days, with_reference=True, with_hidden=True, seeds=SEEDS,
                              leave_out=LEAVE_OUT)
-    requirements = files.requirements(_runtime.KIT_ROOT / "pyproject.toml",
+    requirements = files.requirements(runtime.KIT_ROOT / "pyproject.toml",
                                       tf="day5" in days, lm="day4" in days)
     kit["requirements.txt"] = requirements.encode("utf-8")
     torch_pins = " ".join(f"'{line}'" for line in requirements.splitlines()
@@ -102,7 +103,7 @@ def write_zip(path: Path, entries: dict[str, tuple[bytes, int]]) -> None:
 
 def export(out: Path, *, days: list[str], wheels: Path | None = None) -> int:
     """Write the autograder zip of ``days`` to ``out``; return its size in bytes."""
-    if not _runtime.REFERENCE_DIR.is_dir():
+    if not runtime.REFERENCE_DIR.is_dir():
         raise FileNotFoundError("this kit has no reference/: export from the instructor kit")
     write_zip(out, contents(days, wheels=wheels))
     return out.stat().st_size

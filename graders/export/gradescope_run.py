@@ -21,7 +21,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from graders import registry
+from graders.core import registry
 
 _MAX_BYTES = 1 << 20  # a module file larger than this is not a solution
 

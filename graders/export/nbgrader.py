@@ -30,7 +30,7 @@ from pathlib import Path
 import nbformat
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
-from graders import _runtime, registry
+from graders.core import registry, runtime
 from graders.export.solution_cells import helpers_cell, sibling_imports, solution_cell, split_stub
 
 CONFIG = '''\
@@ -101,8 +101,8 @@ def day_notebook(day: str, only: set[str] | None = None) -> nbformat.NotebookNod
     for module in dict.fromkeys(e.module for e in exercises):
         mine = [e for e in exercises if e.module == module]
         rel = Path(*module.split(".")).with_suffix(".py")
-        stub = (_runtime.EXERCISES_DIR / rel).read_text("utf-8")
-        ref = (_runtime.REFERENCE_DIR / rel).read_text("utf-8")
+        stub = (runtime.EXERCISES_DIR / rel).read_text("utf-8")
+        ref = (runtime.REFERENCE_DIR / rel).read_text("utf-8")
         parts = split_stub(stub, {e.name for e in registry.exercises() if e.module == module})
         cells.append(_markdown(f"## `{rel.as_posix()}`\n\n{parts.docstring}", f"{module}.text"))
         cells.append(_code(sibling_imports(parts.setup), f"{module}.setup"))
@@ -126,7 +126,7 @@ def day_notebook(day: str, only: set[str] | None = None) -> nbformat.NotebookNod
 def export(out: Path, *, days: list[str], only: set[str] | None = None) -> list[Path]:
     """Write the course source of ``days`` (only the exercises in ``only``, when given) under
     ``out``; return the notebooks written."""
-    if not _runtime.REFERENCE_DIR.is_dir():
+    if not runtime.REFERENCE_DIR.is_dir():
         raise FileNotFoundError("this kit has no reference/: export from the instructor kit")
     out.mkdir(parents=True, exist_ok=True)
     (out / "nbgrader_config.py").write_text(CONFIG, encoding="utf-8")

@@ -24,7 +24,7 @@ def autograder(exercise_id: str, definition: Callable[[], Any]) -> float:
         return 0.0
     import warnings
 
-    from graders.notebook import check
+    from graders.learner.notebook import check
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")

@@ -21,7 +21,7 @@ from nbconvert.preprocessors import Preprocessor
 from nbformat.v4 import new_output
 from traitlets import Bool
 
-from graders import registry
+from graders.core import registry
 
 #: Statements of a notebook cell that do not go into the module: calls and loops run for a
 #: look at the results (the module is imported, not run as a script).

@@ -7,7 +7,7 @@ server and, as root, user id), :mod:`~graders.grading.forkserver`,
 :mod:`~graders.grading.child` and :mod:`~graders.grading.grade` (one submission in its own
 processes, with limits), :mod:`~graders.grading.procs` (ending what they started),
 :mod:`~graders.grading.guard` and :mod:`~graders.grading.tamper` (the sandbox rules, used by
-:mod:`graders.sandbox`), :mod:`~graders.grading.scoring`, :mod:`~graders.grading.executors`
+:mod:`graders.grading.sandbox`), :mod:`~graders.grading.scoring`, :mod:`~graders.grading.executors`
 (local processes or a Dask cluster), :mod:`~graders.grading.outputs` and
 :mod:`~graders.grading.summary` (the reports, written through :mod:`~graders.grading.atomic`).
 """

@@ -1,4 +1,4 @@
-"""One grading process: ``pytest -p graders.sandbox`` on one submission, with limits.
+"""One grading process: ``pytest -p graders.grading.sandbox`` on one submission, with limits.
 
 :func:`run_once` has a fork server start the process (in its own session, under the slot's
 user id when there is one), hands it its settings in the request (``DRILLS_SANDBOX_*``
@@ -81,7 +81,7 @@ class RunResult:
 def command(kit: KitCopy, tree: Path, days: list[str], exercises: list[str], profile: str,
             per_test: float, collect_only: bool = False, hint_command: bool = True) -> list[str]:
     """The pytest command line of a grading process."""
-    cmd = [sys.executable, "-m", "pytest", "-p", "graders.sandbox", "-p", "no:cacheprovider",
+    cmd = [sys.executable, "-m", "pytest", "-p", "graders.grading.sandbox", "-p", "no:cacheprovider",
            "-q", "--no-header", "-W", "ignore::pytest.PytestAssertRewriteWarning",
            "-c", str(kit.root / "pyproject.toml"), "--rootdir", str(kit.root)]
     cmd += [str(kit.root / "exercises" / d) for d in days]

@@ -65,7 +65,7 @@ class UsageError(ValueError):
 
 
 def _days(spec: str) -> list[str]:
-    from graders import registry
+    from graders.core import registry
 
     try:
         return registry.parse_days(spec)
@@ -153,7 +153,7 @@ def _course(args: argparse.Namespace) -> int:
 
 
 def _grade(args: argparse.Namespace) -> int:
-    from graders import registry
+    from graders.core import registry
     from graders.grading import atomic, executors, intake, kit as kitmod, outputs, procs, slots
     from graders.grading.child import Limits
     from graders.grading.grade import Job, close_servers, expected_checks, prewarm

@@ -33,7 +33,7 @@ import sys
 
 _PRELOAD = (
     "torch", "numpy", "hypothesis", "pytest", "graders.plugin", "graders.checks", "graders.forbid",
-    "graders.gpu", "graders.speed", "graders.strategies", "graders.sandbox",
+    "graders.gpu", "graders.speed", "graders.strategies", "graders.grading.sandbox",
     "graders.grading.guard", "graders.grading.tamper",
 )
 

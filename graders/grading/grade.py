@@ -18,7 +18,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from graders import registry
+from graders.core import registry
 from graders.grading import child, kit as kitmod, slots
 from graders.grading.child import Limits
 

@@ -1,6 +1,6 @@
 """An audit hook that stops a submission's code from reaching what it must not touch.
 
-Installed in the grading process (``-p graders.sandbox``) before any submission code runs.
+Installed in the grading process (``-p graders.grading.sandbox``) before any submission code runs.
 CPython audit hooks cannot be removed once added, and they see every file opened, every
 process started, every socket, every ``ctypes`` call, every frame handed out and every piece
 of code compiled or run.
@@ -163,7 +163,7 @@ _PROC_PRIVATE = re.compile(
 
 def _is_kit(root: str) -> bool:
     """True when ``root`` is a copy of the kit (it holds the graders package)."""
-    return os.path.isfile(os.path.join(root, "graders", "_runtime.py"))
+    return os.path.isfile(os.path.join(root, "graders", "core", "runtime.py"))
 
 
 class Places:

@@ -27,10 +27,10 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from graders import _runtime
+from graders.core import runtime
 from graders.grading import atomic
 
-KIT_ROOT = _runtime.KIT_ROOT
+KIT_ROOT = runtime.KIT_ROOT
 _PARTS = ("graders", "exercises", "reference", "conftest.py", "pyproject.toml")
 _IGNORE = shutil.ignore_patterns("__pycache__", "*.pyc", ".pytest_cache", ".hypothesis")
 

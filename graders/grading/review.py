@@ -24,7 +24,7 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
-from graders import _runtime, registry
+from graders.core import registry, runtime
 
 #: Modules the exercises need (those the stubs and the reference import), and harmless ones.
 ALLOWED_MODULES = frozenset({
@@ -295,7 +295,7 @@ def forbidden_names() -> dict[str, tuple[str, ...]]:
 
     out: dict[str, set[str]] = {}
     for day in registry.days():
-        folder = _runtime.KIT_ROOT / "graders" / day
+        folder = runtime.KIT_ROOT / "graders" / day
         consts: dict[str, tuple[str, ...]] = {}
         trees = [ast.parse(p.read_text("utf-8")) for p in sorted(folder.glob("*.py"))]
         for tree in trees:

@@ -1,6 +1,6 @@
 """Fold the checks of one submission into exercise statuses, points and flags.
 
-Statuses and points follow the scoreboard students see (:mod:`graders.scoreboard`), with two
+Statuses and points follow the scoreboard students see (:mod:`graders.plugin.scoreboard`), with two
 additions: an exercise whose day folder is missing is an ``error`` worth 0; an exercise during
 whose checks the code broke a sandbox rule is ``flagged``: 0 points, and the reason in the
 feedback and in the submission's flags. A crash or a hang fails only the check it happened in,
@@ -12,9 +12,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from graders import registry, scoreboard
+from graders.core import registry
+from graders.plugin import scoreboard
 from graders.grading.review import review
-from graders.plugin import ItemResult
+from graders.core.outcomes import ItemResult
 
 
 def _item(exercise: str, rec: dict) -> ItemResult:

@@ -86,7 +86,7 @@ def render_summary(results: list[dict], timings: list[tuple[float, str, str]], i
     submission, when not :func:`~graders.grading.outputs.feedback_names` of ``results``)."""
     import jinja2
 
-    from graders.grading.outputs import exercise_ids, feedback_names
+    from graders.grading.names import exercise_ids, feedback_names
 
     ids = exercise_ids(results)
     n = max(1, len(results))

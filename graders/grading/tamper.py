@@ -621,7 +621,7 @@ def _put_importer_cache(v: object) -> None:
 #: grader test changes by design (its own bookkeeping).
 DATA = ("graders", "drills_data")
 #: Entries the graders set during a check (the running check's id, the last scoreboard).
-_BOOKKEEPING = ("graders._runtime._state['current']", "graders._runtime._state['last_board']")
+_BOOKKEEPING = ("graders.core.runtime._state['current']", "graders.core.runtime._state['last_board']")
 _MAX_DEPTH = 10
 _MAX_NODES = 200_000
 

@@ -30,14 +30,15 @@ def _drills_walk(frame):
 #: Given pytest's config, makes the running check report "passed" whatever the grader found.
 _FORGE = '''
 def _drills_forge(config):
-    from graders import _runtime, plugin
+    from graders import plugin
+    from graders.core import runtime
     class _Passed:
         def __getattr__(self, name):
             return {"outcome": "passed", "kind": "", "feedback": "", "reason": "", "duration": 0.0,
                     "hidden": False, "question": ""}.get(name, "")
         def __setattr__(self, name, value):
             pass
-    config.stash[plugin._RESULTS][_runtime.current()] = _Passed()
+    config.stash[plugin._RESULTS][runtime.current()] = _Passed()
 '''
 
 #: Every place outside the frames where pytest's config has been seen during a test.
@@ -63,13 +64,13 @@ def _drills_config():
     return None
 '''
 
-#: The cells of the closures the sandbox put in public places (os.environ, graders._runtime).
+#: The cells of the closures the sandbox put in public places (os.environ, graders.core.runtime).
 _CLOSURES = '''
 def _drills_cells():
-    from graders import _runtime
+    from graders.core import runtime
     out = []
-    for f in (type(os.environ).__getitem__, _runtime.import_from_tree, _runtime.mark_not_assessed,
-              _runtime.ModuleProxy.__getattr__):
+    for f in (type(os.environ).__getitem__, runtime.import_from_tree, runtime.mark_not_assessed,
+              runtime.ModuleProxy.__getattr__):
         for cell in getattr(f, "__closure__", None) or ():
             try:
                 out.append(cell.cell_contents)
@@ -142,8 +143,8 @@ CHEATS: dict[str, str] = {
     ),
     # the sandbox's own wrappers, called by built-in callables left for grader code to call
     "not_assessed_by_builtin_chain": fn(
-        "import functools\nfrom graders import _runtime\n"
-        "Boom = type('Boom', (), {'__del__': staticmethod(functools.partial(_runtime.mark_not_assessed, 'no CUDA'))})\n"
+        "import functools\nfrom graders.core import runtime\n"
+        "Boom = type('Boom', (), {'__del__': staticmethod(functools.partial(runtime.mark_not_assessed, 'no CUDA'))})\n"
         "t.__dict__.setdefault('_drills_keep', []).append(Boom())"
     ),
     "reference_by_builtin_chain": fn(
@@ -174,7 +175,7 @@ CHEATS: dict[str, str] = {
         "swap(g.test_describe_reads_autograd_flags)"
     ),
     "graders_pointed_at_reference": fn(
-        "from graders import _runtime\n_runtime._state['target'] = _runtime.REFERENCE_DIR"
+        "from graders.core import runtime\nruntime._state['target'] = runtime.REFERENCE_DIR"
     ),
     # sys.modules and the import system
     "fake_checks_module": fn(

@@ -39,7 +39,7 @@ CHEATS: dict[str, str] = {
     "patch_grader_checks": _fn("import graders.checks\ngraders.checks.fail = lambda *a, **k: None"),
     "patch_tensor_eq": _fn("torch.Tensor.__eq__ = lambda self, other: torch.ones((), dtype=torch.bool)"),
     "read_reference_by_path": _fn(f"open({_REF_PATH}).read()"),
-    "read_reference_copy": _fn("from graders import _runtime\nos.listdir(_runtime.REFERENCE_DIR)"),
+    "read_reference_copy": _fn("from graders.core import runtime\nos.listdir(runtime.REFERENCE_DIR)"),
     "import_reference": _fn("import reference.day1.tensors"),
     "reference_api": _fn("from graders import reference\nreturn reference('day1.tensors').describe(t)"),
     "edit_grader": _fn("import graders.day1.test_tensors as g\nopen(g.__file__, 'a').write('# mine')"),

@@ -32,7 +32,8 @@ import numpy as np
 import pytest
 import torch
 
-from graders import _runtime
+from graders.checks.failures import DrillsFailure, fail, not_assessed
+from graders.core.paths import is_student_path
 from graders.forbid import forbidden_calls, source_uses  # noqa: F401  (re-exported)
 
 __all__ = [
@@ -48,31 +49,6 @@ __all__ = [
     "plain",
     "source_uses",
 ]
-
-
-_GRADERS_DIR = Path(__file__).resolve().parent
-
-
-class DrillsFailure(AssertionError):
-    """A check failed; the message is meant for the student."""
-
-
-def fail(message: str) -> None:
-    """Fail the current check with ``message`` (written for a student)."""
-    __tracebackhide__ = True
-    raise DrillsFailure(message)
-
-
-def not_assessed(reason: str) -> None:
-    """Skip the current check as "not assessed" (for example "no CUDA device"): no points lost.
-
-    Only the kit's graders may declare this; called from anywhere else it is a plain skip,
-    which counts as a failure.
-    """
-    caller = Path(sys._getframe(1).f_code.co_filename).resolve()
-    if _GRADERS_DIR in caller.parents:
-        _runtime.mark_not_assessed(reason)
-    pytest.skip(f"not assessed: {reason}")
 
 
 # --- plain data -----------------------------------------------------------------------------
@@ -712,11 +688,9 @@ def _hypothesis_control(exc: BaseException) -> str | None:
 
 def _through_student(exc: BaseException) -> bool:
     """True when a frame of the code under test is in ``exc``'s traceback."""
-    from graders.feedback import _is_student_path
-
     tb = exc.__traceback__
     while tb is not None:
-        if _is_student_path(tb.tb_frame.f_code.co_filename):
+        if is_student_path(tb.tb_frame.f_code.co_filename):
             return True
         tb = tb.tb_next
     return False

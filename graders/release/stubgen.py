@@ -3,7 +3,7 @@
 Every function body (and every method body of a class) becomes its docstring followed by
 ``raise NotImplementedError("<exercise id>")``. Used by course authors:
 
-    python -m graders.stubgen reference/day1/strides.py exercises/day1/strides.py
+    python -m graders.release.stubgen reference/day1/strides.py exercises/day1/strides.py
 """
 
 from __future__ import annotations

@@ -13,7 +13,7 @@ from typing import Any
 
 import jinja2
 
-from graders import registry
+from graders.core import registry
 
 README_TEMPLATE = """\
 # Deep Learning Drills

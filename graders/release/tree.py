@@ -15,10 +15,11 @@ from __future__ import annotations
 import ast
 import fnmatch
 import re
+import tomllib
 from collections.abc import Iterable
 from pathlib import Path
 
-from graders import registry
+from graders.core import registry
 
 SHIPPED_SUFFIXES = (".py", ".md", ".txt", ".json", ".csv", ".toml", ".pt", ".npz")
 STUDENT_VERBS = ("progress", "hint", "watch", "solution")
@@ -40,6 +41,22 @@ def data_files(root: Path) -> list[Path]:
              if p.is_file() and p.suffix in SHIPPED_SUFFIXES and "__pycache__" not in p.parts]
     readme = root / "datasets" / "README.md"
     return sorted(files + ([readme] if readme.exists() else []))
+
+
+def command(root: Path) -> str:
+    """The module of the ``drills`` command, as the kit's pyproject.toml declares it."""
+    with (root / "pyproject.toml").open("rb") as fh:
+        return tomllib.load(fh)["project"]["scripts"]["drills"].partition(":")[0]
+
+
+def verbs(root: Path) -> dict[str, str]:
+    """The command's verbs and the module each one runs (its ``VERBS`` table, read as text: the
+    release ships the command, it does not run it)."""
+    path = _module_file(root, command(root))
+    for node in ast.parse(path.read_text("utf-8") if path else "").body:
+        if isinstance(node, ast.Assign) and any(getattr(t, "id", "") == "VERBS" for t in node.targets):
+            return {verb: row[0] for verb, row in ast.literal_eval(node.value).items()}
+    return {}
 
 
 def _module_file(root: Path, name: str) -> Path | None:

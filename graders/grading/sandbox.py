@@ -1,6 +1,6 @@
 """The grading sandbox: a pytest plugin that ``drills grade`` loads in each grading process.
 
-``drills grade`` runs ``pytest -p graders.sandbox ...`` on one submission. This plugin does
+``drills grade`` runs ``pytest -p graders.grading.sandbox ...`` on one submission. This plugin does
 nothing unless ``drills grade`` configured it (through ``DRILLS_SANDBOX_*`` variables, removed
 from the environment at start-up, before any submission code is imported). It then:
 
@@ -48,7 +48,7 @@ from typing import Any
 import pytest
 from json.encoder import encode_basestring_ascii as _encode_basestring_ascii  # C
 
-from graders import _runtime
+from graders.core import runtime
 from graders.grading import guard as _guard
 from graders.grading import tamper as _tamper
 from graders.grading.guard import (
@@ -64,12 +64,12 @@ from graders.grading.tamper import Data, Modules, Snapshot, State
 from graders.grading.tamper import genuine as _genuine
 
 _write = os.write
-_LIVE_SYS, _LIVE_OS, _LIVE_RUNTIME = sys, os, _runtime  # set and read as they are now (not sealed)
+_LIVE_SYS, _LIVE_OS, _LIVE_RUNTIME = sys, os, runtime  # set and read as they are now (not sealed)
 _PREFIX = "DRILLS_SANDBOX_"
 _WATCHED_ENV = ("PYTEST_", "DRILLS_", "NBGRADER", "HYPOTHESIS")
 #: The modules the sandbox runs from sealed copies of (and the standard library they use for
 #: paths), so that nothing the code under test replaces reaches them.
-_SEALED = ("graders.sandbox", "graders.grading.guard", "graders.grading.tamper", "posixpath", "genericpath")
+_SEALED = ("graders.grading.sandbox", "graders.grading.guard", "graders.grading.tamper", "posixpath", "genericpath")
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -77,7 +77,7 @@ def pytest_configure(config: pytest.Config) -> None:
     if "FD" not in settings:
         return
     sealed = _tamper.seal(_SEALED)
-    sandbox = sealed["graders.sandbox"].Sandbox(config, settings)  # type: ignore[attr-defined]
+    sandbox = sealed["graders.grading.sandbox"].Sandbox(config, settings)  # type: ignore[attr-defined]
     sandbox.start()
     config.pluginmanager.register(sandbox.plugin(), "drills-sandbox")
 
@@ -127,13 +127,13 @@ class Sandbox:
         protected = [p for p in settings.get("PROTECT", "").split(os.pathsep) if p]
         allowed = [p for p in settings.get("ALLOW", "").split(os.pathsep) if p]
         writable = [p for p in settings.get("WRITABLE", "").split(os.pathsep) if p]
-        self.reference = Path(settings.get("REFERENCE") or _runtime.REFERENCE_DIR)
+        self.reference = Path(settings.get("REFERENCE") or runtime.REFERENCE_DIR)
         # the kit's copy this process imported its graders from, named by its own paths
         places = Places(self.tree, protected, writable, reference=settings.get("REFERENCE"),
-                        kits=[str(_runtime.KIT_ROOT)], roles=load_roles(self.tree))
+                        kits=[str(runtime.KIT_ROOT)], roles=load_roles(self.tree))
         self.guard = Guard(self.tree, protected, allowed, writable, places=places)
         real = os.path.realpath
-        self.kit = tuple(sorted({real(str(_runtime.KIT_ROOT)) + os.sep, real(str(self.reference)) + os.sep,
+        self.kit = tuple(sorted({real(str(runtime.KIT_ROOT)) + os.sep, real(str(self.reference)) + os.sep,
                                  *(real(p) + os.sep for p in allowed)}))
         self.legit_not_assessed: set[str] = set()
         self.stopped: dict[str, str] = {}
@@ -147,9 +147,9 @@ class Sandbox:
         self.modules: Any = None
         self.hidden_config: Any = None
         self.token = 0
-        self.real_import = _runtime.import_from_tree
-        self.real_mark = _runtime.mark_not_assessed
-        self.real_getattr = _runtime.ModuleProxy.__getattr__
+        self.real_import = runtime.import_from_tree
+        self.real_mark = runtime.mark_not_assessed
+        self.real_getattr = runtime.ModuleProxy.__getattr__
         self.real_reprcompare = None
 
     # --- set-up ----------------------------------------------------------------------------
@@ -206,7 +206,7 @@ class Sandbox:
 
     def _guard_runtime(self) -> None:
         guard = self.guard
-        ask, ref_pkg = guard.ask, _runtime._REFERENCE_PKG
+        ask, ref_pkg = guard.ask, runtime._REFERENCE_PKG
         importing = guard.hide(self._import_from_tree, student_ok=True, words=("import_from_tree",))
         marking = guard.hide(self._mark_not_assessed, words=("mark_not_assessed",))
         getting = guard.hide(self.real_getattr, student_ok=True, words=("getattr",))
@@ -236,9 +236,9 @@ class Sandbox:
 
     # --- what the runtime wrappers ask for -------------------------------------------------
     def _import_from_tree(self, root: Any, pkg: str, short: str) -> Any:
-        if pkg == _runtime._REFERENCE_PKG:
+        if pkg == runtime._REFERENCE_PKG:
             return self._reference_module(short)
-        if pkg != _runtime._STUDENT_PKG:
+        if pkg != runtime._STUDENT_PKG:
             return self.real_import(root, pkg, short)
         tree = Path(self.tree)
         if os.path.realpath(str(root)) != os.path.realpath(str(tree)):
@@ -263,7 +263,7 @@ class Sandbox:
         cached = self.references.get(short)
         if cached is not None:
             return cached
-        pkg, root = _runtime._REFERENCE_PKG, self.reference
+        pkg, root = runtime._REFERENCE_PKG, self.reference
         day = short.split(".")[0]
         folder = (os.path.realpath(str(root)) + os.sep,)
         for name in (pkg, f"{pkg}.{day}", f"{pkg}.{short}"):
@@ -284,7 +284,7 @@ class Sandbox:
     def _check_own_packages(self) -> None:
         """The submission's day packages still import from its own folders (not the reference's)."""
         root = os.path.realpath(self.tree)
-        pkg = _runtime._STUDENT_PKG
+        pkg = runtime._STUDENT_PKG
         for name, module in list(sys.modules.items()):
             if not name.startswith(pkg + ".") or name.count(".") != 1:
                 continue
@@ -294,7 +294,7 @@ class Sandbox:
                 _forget(name)
 
     def _mark_not_assessed(self, reason: str) -> None:
-        current = _runtime.current()
+        current = runtime.current()
         if current is not None:
             self.legit_not_assessed.add(current)
         self.real_mark(reason)
@@ -318,8 +318,10 @@ class Sandbox:
             config.hook.pytest_deselected(items=drop)
 
     def collection_finish(self, session: pytest.Session) -> None:
-        from graders import feedback, plugin, registry
+        from graders import plugin
 
+        from graders.core import registry
+        from graders.plugin import feedback
         owners = dict(session.config.stash[plugin._EXERCISES])
         exercises = registry.by_id()
         for nodeid, owner in owners.items():
@@ -515,7 +517,7 @@ def _hooks(ask: Any, token: int) -> dict[str, Any]:
 
 def _runtime_wrappers(ask: Any, ref_pkg: str, importing: int, marking: int, getting: int,
                       collected: list) -> dict[str, Any]:
-    """The sandbox's stand-ins for :mod:`graders._runtime`'s functions: they hold tokens of the
+    """The sandbox's stand-ins for :mod:`graders.core.runtime`'s functions: they hold tokens of the
     vault, not the functions they stand for."""
 
     def import_from_tree(root: Any, pkg: str, short: str) -> Any:

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
-REGISTRY_FILE = Path(__file__).resolve().parent / "registry.toml"
+REGISTRY_FILE = Path(__file__).resolve().parent.parent / "registry.toml"
 TAGS = frozenset({"speed", "gpu", "train", "forbid"})
 
 

@@ -16,19 +16,14 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from graders import _runtime
+from graders.core import runtime
+from graders.core.paths import is_student_path as _is_student_path
 
 if TYPE_CHECKING:
-    from graders.plugin import ItemResult
-    from graders.registry import Exercise
+    from graders.core.outcomes import ItemResult
+    from graders.core.registry import Exercise
 
 MAX_SECTION = 4000
-_KIT_GRADERS = Path(__file__).resolve().parent
-_LIB_DIRS = tuple(
-    str(Path(p).resolve())
-    for p in {sys.prefix, sys.base_prefix, sys.exec_prefix}
-    if p
-)
 
 
 #: Whether feedback may point to ``drills hint`` (off where students grade through another
@@ -78,11 +73,11 @@ def _kind(exc: BaseException) -> tuple[str, BaseException]:
     leaves = _leaves(exc)
     for leaf in leaves:
         for e in _chain(leaf):
-            if isinstance(e, _runtime.StudentImportError):
+            if isinstance(e, runtime.StudentImportError):
                 return "error", e
     for leaf in leaves:
         for e in _chain(leaf):
-            if isinstance(e, _runtime.MissingNameError):
+            if isinstance(e, runtime.MissingNameError):
                 return "missing", e
     for leaf in leaves:
         if any(type(e) is NotImplementedError for e in _chain(leaf)):
@@ -91,20 +86,6 @@ def _kind(exc: BaseException) -> tuple[str, BaseException]:
     if "Timeout" in str(leaf)[:40] and type(leaf).__name__ == "Failed":
         return "timeout", leaf
     return "failure", leaf
-
-
-def _is_student_path(path: str) -> bool:
-    if not path or path.startswith("<frozen"):
-        return False
-    try:
-        resolved = str(Path(path).resolve())
-    except OSError:
-        return True
-    if resolved.startswith(str(_KIT_GRADERS)):
-        return False
-    if "site-packages" in resolved or "dist-packages" in resolved:
-        return False
-    return not any(resolved.startswith(d + os.sep + "lib") for d in _LIB_DIRS)
 
 
 def _show_path(path: str) -> str:
@@ -191,7 +172,7 @@ def classify(
             res.outcome = "passed"
         return
     if report.skipped:
-        reason = _runtime.not_assessed_reason(item.nodeid)
+        reason = runtime.not_assessed_reason(item.nodeid)
         if reason is not None and not hasattr(report, "wasxfail"):
             res.outcome, res.reason = "not assessed", reason
             return

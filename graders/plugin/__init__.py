@@ -7,7 +7,7 @@ How it works:
 - ``--drills-target DIR`` points the graders at another tree (``reference`` = the reference).
 - Every grader test belongs to one registry exercise; outcomes are folded into per-exercise
   statuses and points, printed as a scoreboard and written by ``--drills-report FILE``.
-- Failures are rewritten for students (see :mod:`graders.feedback`).
+- Failures are rewritten for students (see :mod:`graders.plugin.feedback`).
 - The body of every ``@given`` grader test runs through :func:`graders.checks.guard_hypothesis`:
   code under test that raises hypothesis' own exceptions (``assume``, ``reject``) fails.
 
@@ -19,32 +19,20 @@ from __future__ import annotations
 import importlib
 import json
 import sys
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from graders import _runtime, feedback, profiles, registry, scoreboard
+from graders import profiles
 
+from graders.core import registry, runtime
+from graders.core.outcomes import ItemResult
+from graders.plugin import feedback, scoreboard
 profiles.register()
 
 _RESULTS = pytest.StashKey[dict]()
 _EXERCISES = pytest.StashKey[dict]()
 _ACTIVE = pytest.StashKey[bool]()
-
-
-@dataclass
-class ItemResult:
-    """What one grader test did."""
-
-    exercise: str
-    outcome: str = "not run"  # passed | failed | not assessed
-    kind: str = ""  # not started | error | missing | failure | timeout | skipped
-    feedback: str = ""
-    reason: str = ""
-    duration: float = 0.0
-    hidden: bool = False
-    question: str = ""
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -89,7 +77,7 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[_RESULTS] = {}
     config.stash[_EXERCISES] = {}
     config.stash[_ACTIVE] = False
-    _runtime.set_target(_runtime.resolve_target(config.getoption("drills_target")))
+    runtime.set_target(runtime.resolve_target(config.getoption("drills_target")))
     feedback.HINT_COMMAND = not config.getoption("drills_no_commands")
     if not config.getoption("hypothesis_profile", None):
         profiles.load_default()
@@ -101,7 +89,7 @@ def pytest_configure(config: pytest.Config) -> None:
 def _grader_for(path: Path) -> str | None:
     """``graders.dayN.test_mod`` when ``path`` is a student module of the kit's exercises/."""
     try:
-        rel = path.resolve().relative_to(_runtime.EXERCISES_DIR)
+        rel = path.resolve().relative_to(runtime.EXERCISES_DIR)
     except ValueError:
         return None
     if len(rel.parts) != 2 or not rel.parts[0].startswith("day") or path.suffix != ".py":
@@ -109,7 +97,7 @@ def _grader_for(path: Path) -> str | None:
     stem = rel.parts[1][:-3]
     if stem.startswith("_"):
         return None
-    grader = _runtime.KIT_ROOT / "graders" / rel.parts[0] / f"test_{stem}.py"
+    grader = runtime.KIT_ROOT / "graders" / rel.parts[0] / f"test_{stem}.py"
     if not grader.exists():
         return None
     return f"graders.{rel.parts[0]}.test_{stem}"
@@ -224,11 +212,11 @@ def _drills_seed(request: pytest.FixtureRequest):
     threads = torch.get_num_threads() if graded and torch is not None else None
     if graded:
         feedback.reset_seeds()
-        _runtime.set_current(request.node.nodeid)
+        runtime.set_current(request.node.nodeid)
         if torch is not None:
             torch.set_num_threads(1)
     yield
-    _runtime.set_current(None)
+    runtime.set_current(None)
     if threads is not None:
         torch.set_num_threads(threads)
 
@@ -314,7 +302,7 @@ def _board(config: pytest.Config) -> scoreboard.Scoreboard:
 def pytest_terminal_summary(terminalreporter, exitstatus, config: pytest.Config) -> None:
     if not config.stash.get(_ACTIVE, False):
         return
-    scoreboard.render_terminal(_board(config), terminalreporter, target=_runtime.target_dir())
+    scoreboard.render_terminal(_board(config), terminalreporter, target=runtime.target_dir())
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus) -> None:
@@ -322,7 +310,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus) -> None:
     if not config.stash.get(_ACTIVE, False):
         return
     board = _board(config)
-    _runtime.set_last_board(board)
+    runtime.set_last_board(board)
     path = config.getoption("drills_report")
     if path:
         out = Path(path)

@@ -4,7 +4,7 @@ A student release holds no reference code, yet some public checks compare with t
 (``reference("day1.tensors").fn(x)``). ``drills release`` runs those checks once against the
 reference with recording on (the environment variable ``DRILLS_RECORD_GOLDEN=DIR``): every call
 of a reference function is stored in ``DIR/dayN/<module>.json``, keyed by an exact hash of its
-arguments (:mod:`graders.golden_codec`). The graders' inputs are derandomised, so in the release
+arguments (:mod:`graders.checks.golden_codec`). The graders' inputs are derandomised, so in the release
 the same checks make the same calls, and the reference proxy serves the recorded answers.
 
 - A call that reads torch's global random state is stored per state, and the state the reference
@@ -17,7 +17,7 @@ the same checks make the same calls, and the reference proxy serves the recorded
   or a recorded input met with another random state, makes the check "not assessed". Speed checks time a PyTorch-native baseline instead of the
   reference (``speed_check(..., native=fn)``).
 
-``_runtime`` routes reference attributes here only while recording or where reference/ is absent.
+``graders.core.runtime`` routes reference attributes here only while recording or where reference/ is absent.
 """
 
 from __future__ import annotations
@@ -32,11 +32,11 @@ from typing import Any
 
 import torch
 
-from graders import _runtime
-from graders.golden_codec import Unrecordable, decode, encode, key, tensor_leaves
+from graders.core import runtime
+from graders.checks.golden_codec import Unrecordable, decode, encode, key, tensor_leaves
 
 RECORD_ENV = "DRILLS_RECORD_GOLDEN"
-GOLDEN_DIR = _runtime.KIT_ROOT / "graders" / "golden"
+GOLDEN_DIR = runtime.KIT_ROOT / "graders" / "golden"
 NOTES_FILE = "_notes.json"
 
 _recorded: dict[str, dict[str, Any]] = {}
@@ -51,7 +51,7 @@ def recording() -> bool:
 
 def note(text: str) -> None:
     """Keep a remark for ``drills release`` (a call or a check that the release cannot serve)."""
-    where = _runtime.current()
+    where = runtime.current()
     _notes.add(f"{where}: {text}" if where else text)
 
 

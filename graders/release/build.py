@@ -1,10 +1,10 @@
 """``drills release --out DIR``: write the student kit, with the reference truly left out.
 
-The release is an allow-list copy driven by the registry (:mod:`graders.release_tree`): the stubs,
+The release is an allow-list copy driven by the registry (:mod:`graders.release.tree`): the stubs,
 the public grader tests (hidden checks cut out), the grader modules they import, the data, a
-student README and pyproject (:mod:`graders.release_files`). Where a public check calls the
+student README and pyproject (:mod:`graders.release.files`). Where a public check calls the
 reference, the release serves answers recorded from the reference on the same derandomised
-inputs (:mod:`graders.golden`). The output is reproducible: the same kit gives the same bytes.
+inputs (:mod:`graders.checks.golden`). The output is reproducible: the same kit gives the same bytes.
 
     drills release --out ../drills-student              # every day of the registry
     drills release --out ../drills-day1 --days 1        # day 1 only
@@ -20,38 +20,30 @@ import sys
 import tempfile
 from pathlib import Path
 
-from graders import _runtime, registry
-from graders import release_files as files
-from graders import release_tree as tree
+from graders.core import registry, runtime
+from graders.release import files
+from graders.release import tree
 
 FIXED_MTIME = 315532800  # 1980-01-01, the earliest time a zip archive can hold
-INSTRUCTOR_MODULES = ("graders.testing", "graders.stubgen", "graders.release", "graders.export")
-
-
-def parse_days(value: str | None) -> list[str]:
-    """``"1,3"`` -> ``["day1", "day3"]``; None -> every day (:func:`graders.registry.parse_days`)."""
-    return registry.parse_days(value)
+#: Left out of every student kit besides the instructor verbs of the command.
+INSTRUCTOR_MODULES = ("graders.testing", "graders.release")
 
 
 def _instructor_modules() -> list[str]:
-    from graders import cli
-
-    verbs = [m for v, (m, _, _) in cli.VERBS.items() if v not in tree.STUDENT_VERBS]
+    verbs = [m for v, m in tree.verbs(runtime.KIT_ROOT).items() if v not in tree.STUDENT_VERBS]
     packages = [".".join(m.split(".")[:2]) for m in verbs]  # graders.grading.cli: all of grading
     return sorted(set(packages) | set(INSTRUCTOR_MODULES))
 
 
 def _student_verbs() -> list[str]:
-    from graders import cli
-
-    return sorted({m for v, (m, _, _) in cli.VERBS.items() if v in tree.STUDENT_VERBS})
+    return sorted({m for v, m in tree.verbs(runtime.KIT_ROOT).items() if v in tree.STUDENT_VERBS})
 
 
 def collect(days: list[str], *, with_reference: bool, with_hidden: bool,
             seeds: tuple[str, ...] = (), leave_out: tuple[str, ...] | None = None,
             ) -> tuple[dict[str, bytes], list[str]]:
     """Every shipped file as ``{relative path: bytes}``, and remarks (hidden checks cut out)."""
-    root = _runtime.KIT_ROOT
+    root = runtime.KIT_ROOT
     out: dict[str, bytes] = {}
     notes: list[str] = []
     modules = sorted({e.module for e in registry.exercises() if e.day in days})
@@ -59,7 +51,7 @@ def collect(days: list[str], *, with_reference: bool, with_hidden: bool,
         for folder in ("exercises",) + (("reference",) if with_reference else ()):
             for path in tree.day_files(root, folder, day):
                 out[path.relative_to(root).as_posix()] = path.read_bytes()
-    grader_seeds = ["graders", "graders.plugin", "graders.notebook", "graders.cli",
+    grader_seeds = ["graders", "graders.plugin", "graders.learner.notebook", tree.command(root),
                     *_student_verbs(), *seeds]
     grader_seeds += [f"graders.{m.split('.')[0]}.test_{m.split('.')[1]}" for m in modules]
     skip = _instructor_modules() if leave_out is None else list(leave_out)
@@ -89,7 +81,7 @@ def collect(days: list[str], *, with_reference: bool, with_hidden: bool,
 
 def record_golden(days: list[str], dest: Path, *, profiles: list[str]) -> list[str]:
     """Run the public checks that call the reference, against it, recording into ``dest``."""
-    root = _runtime.KIT_ROOT
+    root = runtime.KIT_ROOT
     targets: list[str] = []
     deselect: list[str] = []  # hidden checks, also those the registry names, record nothing
     for module in sorted({e.module for e in registry.exercises() if e.day in days}):
@@ -132,7 +124,7 @@ def write_tree(out: Path, contents: dict[str, bytes]) -> None:
 
 def release(out: Path, *, days: list[str], profiles: list[str] | None = None) -> list[str]:
     """Write the student kit of ``days`` into ``out`` (which must be empty); return remarks."""
-    if not _runtime.REFERENCE_DIR.is_dir():
+    if not runtime.REFERENCE_DIR.is_dir():
         raise FileNotFoundError("this kit has no reference/: run drills release in the instructor kit")
     if out.exists() and any(out.iterdir()):
         raise FileExistsError(f"{out} is not empty: choose a new folder")
@@ -160,7 +152,7 @@ def add_release_arguments(parser: argparse.ArgumentParser) -> None:
 def run_release(args: argparse.Namespace) -> int:
     """Run ``drills release``; print what was written and every remark."""
     try:
-        days = parse_days(args.days)
+        days = registry.parse_days(args.days)
         notes = release(args.out, days=days, profiles=args.profiles.split(","))
     except (ValueError, FileExistsError, FileNotFoundError) as exc:
         print(f"drills release: {exc}", file=sys.stderr)

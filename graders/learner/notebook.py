@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from graders import _runtime, registry
+from graders.core import registry, runtime
 
 
 @dataclass
@@ -49,12 +49,12 @@ def check(exercise_id: str, obj: Any, *, quiet: bool = False,
     import pytest
 
     ex = registry.resolve(exercise_id)
-    grader = _runtime.KIT_ROOT.joinpath("graders", ex.day, f"test_{ex.module.split('.')[1]}.py")
+    grader = runtime.KIT_ROOT.joinpath("graders", ex.day, f"test_{ex.module.split('.')[1]}.py")
     args = [
         str(grader),
         "-p", "graders.plugin",
         "--drills-exercise", ex.id,
-        "--rootdir", str(_runtime.KIT_ROOT),
+        "--rootdir", str(runtime.KIT_ROOT),
         "-p", "no:cacheprovider",
         "-p", "no:unraisableexception",
         "--capture=no",
@@ -64,16 +64,16 @@ def check(exercise_id: str, obj: Any, *, quiet: bool = False,
         args += ["--drills-target", str(target)]
     if profile is not None:
         args += ["--hypothesis-profile", profile]
-    saved_target = _runtime.target_dir()
+    saved_target = runtime.target_dir()
     buffer = io.StringIO()
-    _runtime.set_last_board(None)
+    runtime.set_last_board(None)
     try:
-        with _runtime.overriding({ex.id: obj}), contextlib.redirect_stdout(buffer), \
+        with runtime.overriding({ex.id: obj}), contextlib.redirect_stdout(buffer), \
                 contextlib.redirect_stderr(buffer):
             pytest.main(args)
     finally:
-        _runtime.set_target(saved_target)
-    board = _runtime.last_board()
+        runtime.set_target(saved_target)
+    board = runtime.last_board()
     score = next((s for s in board.scores if s.exercise.id == ex.id), None) if board else None
     if score is None:
         result = CheckResult(ex.id, "error", 0.0, ex.points,

@@ -15,7 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from graders import registry
+from graders.core import registry
+from graders.core.outcomes import ItemResult
 
 STATUSES = ("passed", "failed", "not started", "error")
 _SYMBOL = {"passed": "✔", "failed": "✘", "not started": "·", "error": "!"}
@@ -103,8 +104,6 @@ def build(owners: dict[str, str], results: dict[str, Any]) -> Scoreboard:
     for nodeid, ex_id in owners.items():
         res = results.get(nodeid)
         if res is None:  # selected but never reported (interrupted run)
-            from graders.plugin import ItemResult
-
             res = ItemResult(exercise=ex_id, outcome="not run", kind="failure")
         grouped.setdefault(ex_id, []).append(res)
     scores: list[ExerciseScore] = []

@@ -15,8 +15,9 @@ import time
 from rich.console import Console
 from rich.table import Table
 
-from graders import _runtime, progress, registry
+from graders.core import registry, runtime
 
+from graders.learner import progress
 STYLE = {"passed": "green", "failed": "red", "not started": "yellow", "error": "bold red"}
 MARK = {"passed": "✔", "failed": "✘", "not started": "·", "error": "!"}
 HINTS_FILE = progress.STATE_DIR / "hints.json"
@@ -153,7 +154,7 @@ def add_solution_arguments(p: argparse.ArgumentParser) -> None:
 
 def reference_source(ex: registry.Exercise) -> str | None:
     day, mod = ex.module.split(".")
-    path = _runtime.REFERENCE_DIR / day / f"{mod}.py"
+    path = runtime.REFERENCE_DIR / day / f"{mod}.py"
     if not path.exists():
         return None
     text = path.read_text(encoding="utf-8")
@@ -202,7 +203,7 @@ def add_watch_arguments(p: argparse.ArgumentParser) -> None:
 def _mtimes(days: list[str] | None) -> dict[str, float]:
     out = {}
     for short in progress.modules(days):
-        path = _runtime.EXERCISES_DIR.joinpath(*short.split(".")).with_suffix(".py")
+        path = runtime.EXERCISES_DIR.joinpath(*short.split(".")).with_suffix(".py")
         try:
             out[short] = path.stat().st_mtime_ns
         except OSError:

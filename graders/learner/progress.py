@@ -16,12 +16,12 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from graders import _runtime, registry
+from graders.core import registry, runtime
 
-STATE_DIR = _runtime.KIT_ROOT / ".drills"
+STATE_DIR = runtime.KIT_ROOT / ".drills"
 CACHE_FILE = STATE_DIR / "progress.json"
 _FRAMEWORK = ("plugin.py", "checks.py", "forbid.py", "speed.py", "gpu.py", "feedback.py",
-              "scoreboard.py", "strategies.py", "profiles.py", "_runtime.py", "registry.toml")
+              "scoreboard.py", "strategies.py", "profiles.py", "runtime.py", "registry.toml")
 
 
 @dataclass
@@ -52,9 +52,9 @@ def _digest(*paths: Path) -> str:
 
 def module_key(short: str, root: Path | None = None) -> str:
     """What decides ``short``'s grade: the student's file, its graders, the framework."""
-    root = root or _runtime.EXERCISES_DIR
+    root = root or runtime.EXERCISES_DIR
     day, mod = short.split(".")
-    graders_dir = _runtime.KIT_ROOT / "graders"
+    graders_dir = runtime.KIT_ROOT / "graders"
     parts = [root / day / f"{mod}.py", graders_dir / day / f"test_{mod}.py"]
     parts += [graders_dir / name for name in _FRAMEWORK]
     return _digest(*parts)
@@ -81,13 +81,13 @@ def run_graders(shorts: list[str], *, extra: list[str] | None = None) -> tuple[d
     """
     if not shorts:
         return {}, ""
-    files = [str(_runtime.EXERCISES_DIR.joinpath(*s.split(".")).with_suffix(".py")) for s in shorts]
+    files = [str(runtime.EXERCISES_DIR.joinpath(*s.split(".")).with_suffix(".py")) for s in shorts]
     with tempfile.TemporaryDirectory() as tmp:
         report = Path(tmp) / "report.json"
         cmd = [sys.executable, "-m", "pytest", *files, "--drills-report", str(report),
                "-p", "no:cacheprovider", "-q", "--tb=no", "--no-header", *(extra or [])]
         env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
-        proc = subprocess.run(cmd, cwd=_runtime.KIT_ROOT, capture_output=True, text=True, env=env)
+        proc = subprocess.run(cmd, cwd=runtime.KIT_ROOT, capture_output=True, text=True, env=env)
         output = proc.stdout + proc.stderr
         data = json.loads(report.read_text()) if report.exists() else {"exercises": {}}
     return data["exercises"], output

@@ -80,6 +80,23 @@ def _torchvision_block(in_planes: int, planes: int, stride: int) -> torch.nn.Mod
     return block
 
 
+def _key_advice(yours: list[str], theirs: list[str]) -> str:
+    """What the key mismatch proves: a submodule under another name, a missing or extra shortcut."""
+    renamed = sorted({(a.split(".", 1)[0], b.split(".", 1)[0]) for a in yours for b in theirs
+                      if "." in a and "." in b and a.split(".", 1)[1] == b.split(".", 1)[1]
+                      and a.split(".", 1)[0] != b.split(".", 1)[0]})
+    if renamed and {a for a, _ in renamed} >= {k.split(".", 1)[0] for k in yours}:
+        names = ", ".join(f"`{a}` where torchvision has `{b}`" for a, b in renamed)
+        return f" The parameters match under other names: {names}. Rename those attributes."
+    if any(k.startswith("downsample.") for k in theirs) and not yours:
+        return (" Your block has no downsample branch, but the shortcut must change shape here: "
+                "use a 1x1 conv + BatchNorm2d whenever stride != 1 OR the channel count changes.")
+    if any(k.startswith("downsample.") for k in yours) and not theirs:
+        return (" Your block has a downsample branch although the shape does not change: keep "
+                "downsample = None (identity shortcut) when stride == 1 and in_planes == planes.")
+    return ""
+
+
 def _load_into_student(in_planes, planes, stride):
     __tracebackhide__ = True
     theirs = _torchvision_block(in_planes, planes, stride)
@@ -87,17 +104,9 @@ def _load_into_student(in_planes, planes, stride):
     result = mine.load_state_dict(theirs.state_dict(), strict=False)
     call = f"BasicBlock({in_planes}, {planes}, stride={stride})"
     if result.missing_keys or result.unexpected_keys:
-        advice = ""
-        if any(k.startswith("downsample") for k in result.missing_keys):
-            advice = (" Your block has no downsample branch, but the shortcut must change shape "
-                      "here: use a 1x1 conv + BatchNorm2d whenever stride != 1 OR the channel "
-                      "count changes.")
-        elif any(k.startswith("downsample") for k in result.unexpected_keys):
-            advice = (" Your block has a downsample branch although the shape does not change: "
-                      "keep downsample = None (identity shortcut) when stride == 1 and "
-                      "in_planes == planes.")
-        fail(f"torchvision's BasicBlock state_dict does not load into your {call}: missing keys "
-             f"{result.missing_keys}, unexpected keys {result.unexpected_keys}.{advice}")
+        fail(f"torchvision's BasicBlock state_dict does not load into your {call}: keys of yours "
+             f"that it lacks {result.missing_keys}, its keys that yours lacks "
+             f"{result.unexpected_keys}.{_key_advice(result.missing_keys, result.unexpected_keys)}")
     return theirs, mine, call
 
 

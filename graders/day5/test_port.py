@@ -138,13 +138,14 @@ def test_dense_weights_give_linear_output(n_in, n_out, bias, seed):
 # --- conv2d_weights -----------------------------------------------------------------------------
 
 def _find_permutation(kernel: np.ndarray, weight: np.ndarray) -> tuple[int, ...] | None:
+    """The one order of ``weight``'s axes that gives ``kernel`` (None when none or several do:
+    axes of size 1, or equal values, leave the order unproven)."""
     import itertools
 
-    for perm in itertools.permutations(range(4)):
-        t = weight.transpose(perm)
-        if t.shape == kernel.shape and np.array_equal(t, kernel):
-            return perm
-    return None
+    found = [perm for perm in itertools.permutations(range(4))
+             if weight.transpose(perm).shape == kernel.shape
+             and np.array_equal(weight.transpose(perm), kernel)]
+    return found[0] if len(found) == 1 else None
 
 
 @st.composite
@@ -458,9 +459,24 @@ def _cnn_notes(model, keras_model):
             if abs(float(kbn.epsilon) - bn.eps) > 1e-12:
                 notes.append(f"Batch norm {i} has epsilon {kbn.epsilon} in Keras but eps={bn.eps} "
                              f"in torch.")
-    if any(getattr(lay, "padding", None) == "same" for lay in keras_model.layers):
-        notes.append("A Keras layer uses padding='same', which pads differently from torch for "
-                     "stride 2 or even kernels: pad explicitly with ZeroPadding2D, then 'valid'.")
+    convs = [m for m in model if isinstance(m, nn.Conv2d)]
+    kconvs = [lay for lay in keras_model.layers if isinstance(lay, keras.layers.Conv2D)]
+    if len(convs) != len(kconvs):
+        return notes
+    for i, (conv, kconv) in enumerate(zip(convs, kconvs)):
+        weight, kernel = conv.weight.detach().numpy(), np.asarray(kconv.get_weights()[0])
+        right = weight.transpose(2, 3, 1, 0)
+        if kernel.shape != right.shape or not np.array_equal(kernel, right):
+            perm = _find_permutation(kernel, weight)
+            notes.append(f"Conv {i}'s Keras kernel is not torch's weight as (kh, kw, in, out)"
+                         + (f": it is the weight's axes in the order {perm}, not (2, 3, 1, 0)."
+                            if perm else "."))
+        elif kconv.padding == "same" and (max(conv.stride) > 1 or min(conv.kernel_size) % 2 == 0
+                                          or any(conv.kernel_size[j] // 2 != conv.padding[j]
+                                                 for j in range(2))):
+            notes.append(f"Conv {i} uses Keras's padding='same', which does not pad as this torch "
+                         f"layer (stride {conv.stride}, kernel {conv.kernel_size}, padding "
+                         f"{conv.padding}) does: pad explicitly with ZeroPadding2D, then 'valid'.")
     return notes
 
 

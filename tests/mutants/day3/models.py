@@ -89,6 +89,26 @@ class BlockReluBeforeAdd(_Block):
                          relu_after_add=False)
 
 
+@mutant("day3.models.BasicBlock", expect=r"`shortcut` where torchvision has `downsample`")
+class BlockNamesItsProjectionShortcut(nn.Module):
+    """Right in every way but one: the projection branch is called `shortcut`."""
+
+    def __init__(self, in_planes, planes, stride=1):
+        super().__init__()
+        self.conv1 = nn.Conv2d(in_planes, planes, 3, stride=stride, padding=1, bias=False)
+        self.bn1 = nn.BatchNorm2d(planes)
+        self.conv2 = nn.Conv2d(planes, planes, 3, padding=1, bias=False)
+        self.bn2 = nn.BatchNorm2d(planes)
+        self.shortcut = None
+        if stride != 1 or in_planes != planes:
+            self.shortcut = nn.Sequential(nn.Conv2d(in_planes, planes, 1, stride=stride, bias=False),
+                                          nn.BatchNorm2d(planes))
+
+    def forward(self, x):
+        idt = x if self.shortcut is None else self.shortcut(x)
+        return F.relu(self.bn2(self.conv2(F.relu(self.bn1(self.conv1(x))))) + idt)
+
+
 def _train(seed, epochs, lr, eval_mode=True):
     from drills_data.digits import load_digits_tensors
 

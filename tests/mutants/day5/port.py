@@ -223,7 +223,7 @@ def port_mlp_forgets_tanh_and_sigmoid(model):
     return _mlp(model, activations=False)
 
 
-def _cnn(model, input_shape, *, permute=True, same=False, bn_eps=None):
+def _cnn(model, input_shape, *, permute=True, same=False, bn_eps=None, kernel_axes=(2, 3, 1, 0)):
     c, h, w = input_shape
     out = keras.Sequential([keras.Input(shape=(h, w, c))])
     flat = False
@@ -239,7 +239,7 @@ def _cnn(model, input_shape, *, permute=True, same=False, bn_eps=None):
                                        dilation_rate=m.dilation, use_bias=m.bias is not None,
                                        padding="same" if use_same else "valid")
             out.add(conv)
-            conv.set_weights([_np(m.weight).transpose(2, 3, 1, 0)]
+            conv.set_weights([_np(m.weight).transpose(kernel_axes)]
                              + ([_np(m.bias)] if m.bias is not None else []))
         elif isinstance(m, nn.MaxPool2d):
             if m.padding or m.ceil_mode or m.dilation != 1:
@@ -292,6 +292,12 @@ def port_cnn_refuses_too_little(model, input_shape):
     """Ports right, but refuses only string padding, groups and pooling options: a reflect
     padding, stride with dilation, a partial Flatten or a conv after Flatten go through."""
     return _cnn(model, input_shape)
+
+
+@mutant("day5.port.port_cnn", expect=r"Keras kernel is not torch's weight as \(kh, kw, in, out\)")
+def port_cnn_kernel_height_width_swapped(model, input_shape):
+    """Kernel axes (kw, kh, in, out): right only for square kernels."""
+    return _cnn(model, input_shape, same=True, kernel_axes=(3, 2, 1, 0))
 
 
 def _text(model, *, sum_biases=True, sequences=False):

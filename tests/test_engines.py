@@ -238,12 +238,11 @@ def _nbgrader(course: Path, *args: str) -> None:
 
 
 def _fill(nb, answers: dict[str, str]) -> None:
-    """Put ``answers`` ({exercise id: source}) into the notebook's solution cells."""
+    """Put ``answers`` ({grade id: source}) into the notebook's solution cells."""
     for cell in nb.cells:
         gid = cell.metadata.get("nbgrader", {}).get("grade_id", "")
-        ex_id = gid.removesuffix("-solution").replace("-", ".")
-        if gid.endswith("-solution") and ex_id in answers:
-            cell.source = answers[ex_id]
+        if gid in answers:
+            cell.source = answers[gid]
 
 
 @pytest.fixture(scope="module")
@@ -258,16 +257,21 @@ def nbgrader_points(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[
     for day in DAYS:
         _nbgrader(course, "generate_assignment", day, "--force")
         source = nbformat.read(course / "source" / day / f"{day}.ipynb", as_version=4)
-        solutions = {}
+        solutions = {}  # every solution cell: the exercises' and the modules' helpers cells
         for cell in source.cells:
-            gid = cell.metadata.get("nbgrader", {}).get("grade_id", "")
-            if gid.endswith("-solution"):
-                solutions[gid.removesuffix("-solution").replace("-", ".")] = "\n".join(
+            meta = cell.metadata.get("nbgrader", {})
+            if meta.get("solution"):
+                solutions[meta["grade_id"]] = "\n".join(
                     line for line in cell.source.splitlines() if "### " not in line)
-        partial = {}
+        partial = {}  # the touched exercises, each with the helpers it needs in its own cell
         for ex in (e for e in registry.exercises() if e.day == day and e.id in TOUCHED):
-            text = modules[f"{ex.module.replace('.', '/')}.py"]
-            partial[ex.id] = ast.get_source_segment(text, _defs(text)[ex.name])
+            rel = f"{ex.module.replace('.', '/')}.py"
+            text = modules[rel]
+            answer = ast.get_source_segment(text, _defs(text)[ex.name])
+            if ex.id in RIGHT:
+                answer = _solution((KIT / "reference" / rel).read_text(),
+                                   (KIT / "exercises" / rel).read_text(), ex.name)
+            partial[f"{ex.id.replace('.', '-')}-solution"] = answer
         for student, answers in (("reference", solutions), ("stubs", {}), ("partial", partial)):
             nb = nbformat.read(course / "release" / day / f"{day}.ipynb", as_version=4)
             _fill(nb, answers)

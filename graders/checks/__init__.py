@@ -22,14 +22,11 @@ and plain Python, on functions taken when this module was imported.
 from __future__ import annotations
 
 import math
-import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pytest
 import torch
 
 from graders.checks.failures import DrillsFailure, fail, not_assessed

@@ -212,12 +212,12 @@ class Sandbox:
         getting = guard.hide(self.real_getattr, student_ok=True, words=("getattr",))
         wrappers = _runtime_wrappers(ask, ref_pkg, importing, marking, getting, self.collected)
         guard.trust(*wrappers.values())
-        runtime = _LIVE_RUNTIME
-        runtime.import_from_tree = wrappers["import_from_tree"]
-        runtime.mark_not_assessed = wrappers["mark_not_assessed"]
-        runtime.ModuleProxy.__getattr__ = wrappers["__getattr__"]  # type: ignore[method-assign]
+        live = _LIVE_RUNTIME
+        live.import_from_tree = wrappers["import_from_tree"]
+        live.mark_not_assessed = wrappers["mark_not_assessed"]
+        live.ModuleProxy.__getattr__ = wrappers["__getattr__"]  # type: ignore[method-assign]
         if self.limits.get("REFERENCE"):
-            runtime.REFERENCE_DIR = Path(self.limits["REFERENCE"])
+            live.REFERENCE_DIR = Path(self.limits["REFERENCE"])
 
     def _quiet_refusals_in_threads(self) -> None:
         """A refusal in a thread of the submission is recorded already: no traceback for it

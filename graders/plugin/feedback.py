@@ -11,7 +11,6 @@ import textwrap
 import os
 import random
 import sys
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest

@@ -187,7 +187,7 @@ def save_checkpoint(
         optimizer: its optimizer.
         epoch: the number of completed epochs.
 
-    Checked with ``load_checkpoint`` and also paired with the reference's load_checkpoint: a
+    Checked with ``load_checkpoint`` and also paired with a plain load of the format above: a
     deterministic run resumed from the checkpoint ends with bitwise the same parameters as a
     run that never stopped.
 
@@ -221,7 +221,7 @@ def load_checkpoint(
         pickle.UnpicklingError: (from torch.load) when the file holds objects that
             ``weights_only=True`` refuses.
 
-    Checked with ``save_checkpoint`` and paired with the reference's save_checkpoint: resuming
+    Checked with ``save_checkpoint`` and paired with a plain save of the format above: resuming
     gives bitwise the same parameters as never stopping.
 
     Example:

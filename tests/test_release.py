@@ -122,6 +122,18 @@ def test_release_serves_every_public_day1_check(released):
 
 @pytest.mark.slow
 @pytest.mark.timeout(900)
+def test_release_serves_every_public_check_of_every_day(tmp_path):
+    """Released with all days, can every public check run in the student kit (none left "not
+    assessed" because it needs the reference), so that a student's "passed" is the instructor's?"""
+    proc = subprocess.run([sys.executable, "-m", "graders.cli", "release", "--out", str(tmp_path / "kit")],
+                          cwd=KIT, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "not assessed in the release" not in proc.stdout, proc.stdout
+    assert "not served in the release" not in proc.stdout, proc.stdout
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(900)
 def test_stubs_fail_in_the_release(released, tmp_path):
     """In the release, does `pytest exercises/day1` show every exercise "not started"?"""
     kit = tmp_path / "as-shipped"

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from graders.core import registry, runtime
+from graders.learner import warm
 
 STATE_DIR = runtime.KIT_ROOT / ".drills"
 CACHE_FILE = STATE_DIR / "progress.json"
@@ -87,22 +88,26 @@ def run_graders(shorts: list[str], *, extra: list[str] | None = None) -> tuple[d
         cmd = [sys.executable, "-m", "pytest", *files, "--drills-report", str(report),
                "-p", "no:cacheprovider", "-q", "--tb=no", "--no-header", *(extra or [])]
         env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
-        proc = subprocess.run(cmd, cwd=runtime.KIT_ROOT, capture_output=True, text=True, env=env)
-        output = proc.stdout + proc.stderr
+        warm_run = warm.run_pytest(cmd[3:], cwd=runtime.KIT_ROOT, env=env)
+        if warm_run is not None:  # the warm worker: the same run, without the imports
+            output = warm_run[1]
+        else:
+            proc = subprocess.run(cmd, cwd=runtime.KIT_ROOT, capture_output=True, text=True, env=env)
+            output = proc.stdout + proc.stderr
         data = json.loads(report.read_text()) if report.exists() else {"exercises": {}}
     return data["exercises"], output
 
 
-def collect(days: list[str] | None = None, *, refresh: bool = False,
-            grade: bool = True) -> tuple[list[ExerciseState], list[str]]:
+def collect(days: list[str] | None = None, *, refresh: bool = False, grade: bool = True,
+            only: list[str] | None = None) -> tuple[list[ExerciseState], list[str]]:
     """Every exercise's state for ``days``; re-grades only modules whose key changed.
 
     With ``grade=False`` nothing is graded: what the cache knows is shown, and modules never
-    graded count as "not started". Returns the states in course order and the modules that
-    were graded this time.
+    graded count as "not started". With ``only``, just those modules (``day1.tensors``) of
+    ``days``. Returns the states in course order and the modules that were graded this time.
     """
     cache = {} if refresh else _load_cache()
-    wanted = modules(days)
+    wanted = [m for m in modules(days) if only is None or m in only]
     keys = {m: module_key(m) for m in wanted}
     stale = [m for m in wanted if cache.get(m, {}).get("key") != keys[m]] if grade else []
     if stale:

@@ -10,7 +10,6 @@ import argparse
 import ast
 import json
 import sys
-import time
 
 from rich.console import Console
 from rich.table import Table
@@ -197,54 +196,15 @@ def run_solution(args: argparse.Namespace) -> int:
 
 def add_watch_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("day", nargs="?", help="watch only these days, e.g. 3 or day3 or 1,3")
-    p.add_argument("--interval", type=float, default=0.5, help="seconds between looks at the files")
-
-
-def _mtimes(days: list[str] | None) -> dict[str, float]:
-    out = {}
-    for short in progress.modules(days):
-        path = runtime.EXERCISES_DIR.joinpath(*short.split(".")).with_suffix(".py")
-        try:
-            out[short] = path.stat().st_mtime_ns
-        except OSError:
-            out[short] = 0
-    return out
-
-
-def show_module(short: str, console: Console) -> None:
-    """Grade one module and print its exercises, the first failure's feedback and the totals."""
-    states, _ = progress.collect([short.split(".")[0]])
-    mine = [s for s in states if s.id.startswith(short + ".")]
-    console.rule(f"{short.replace('.', '/')}.py  {time.strftime('%H:%M:%S')}")
-    for s in mine:
-        console.print(f"[{STYLE[s.status]}]{MARK[s.status]} {s.id}  {s.status}[/]  {s.points:g}/{s.max_points:g}")
-    first = next((s for s in mine if s.status in ("failed", "error") and s.feedback), None)
-    if first is not None:
-        console.print()
-        console.print(first.feedback, markup=False, highlight=False)
-    all_states, _ = progress.collect(None, grade=False)
-    got, top = sum(s.points for s in all_states), sum(s.max_points for s in all_states)
-    console.print()
-    console.print(f"overall: {sum(s.status == 'passed' for s in all_states)}/{len(all_states)} passed, "
-                  f"{got:g}/{top:g} points")
-    console.print(_bar(got, top, width=50))
+    p.add_argument("--interval", type=float, default=0.5,
+                   help="seconds between looks at the files where the system gives no file events")
 
 
 def run_watch(args: argparse.Namespace) -> int:
+    from graders.learner import watch
+
     console = _console()
     days = _days(args.day, console)
     if days is False:
         return 2
-    where = ", ".join(f"exercises/{d}" for d in days) if days else "exercises/"
-    console.print(f"Watching {where}: save a file to grade it (Ctrl-C to stop).")
-    before = _mtimes(days)
-    try:
-        while True:
-            time.sleep(args.interval)
-            now = _mtimes(days)
-            for short in [m for m in now if now[m] != before.get(m)]:
-                show_module(short, console)
-            before = now
-    except KeyboardInterrupt:
-        console.print("stopped.")
-        return 0
+    return watch.run(days, console, interval=args.interval)

@@ -7,14 +7,13 @@ and rendered as HTML in a Jupyter output cell.
 from __future__ import annotations
 
 import argparse
-import ast
 import json
 import sys
 
 from rich.console import Console
 from rich.table import Table
 
-from graders.core import registry, runtime
+from graders.core import registry, runtime, sources
 
 from graders.learner import progress
 STYLE = {"passed": "green", "failed": "red", "not started": "yellow", "error": "bold red"}
@@ -152,16 +151,12 @@ def add_solution_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def reference_source(ex: registry.Exercise) -> str | None:
+    """The reference's definition of ``ex``, with the imports and private helpers it uses."""
     day, mod = ex.module.split(".")
     path = runtime.REFERENCE_DIR / day / f"{mod}.py"
     if not path.exists():
         return None
-    text = path.read_text(encoding="utf-8")
-    for node in ast.parse(text).body:
-        if getattr(node, "name", None) == ex.name:
-            start = min([node.lineno] + [d.lineno for d in getattr(node, "decorator_list", [])])
-            return "\n".join(text.splitlines()[start - 1:node.end_lineno])
-    return None
+    return sources.definition_with_helpers(path.read_text(encoding="utf-8"), ex.name)
 
 
 def run_solution(args: argparse.Namespace) -> int:

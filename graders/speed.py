@@ -232,17 +232,21 @@ def measure_ratio(
 
 def _baseline(fn: Callable[..., Any], native: Callable[..., Any] | None,
               what: str) -> tuple[Callable[..., Any], str]:
-    """The function to time against, and how the failure message names it."""
-    from graders.checks import golden
-    from graders.checks import not_assessed
+    """The function to time against, and how the failure message names it.
 
-    real = golden.unwrap(fn)
-    if real is not None:
-        if native is None and golden.recording():
-            golden.note(f"the speed check of {what} has no native= baseline: not assessed in the release")
-        return real, "the reference"
+    A PyTorch-native equivalent, when the check gives one, is the baseline everywhere (the
+    student's kit, the instructor's run, a release being recorded), so that the same code gets
+    the same verdict in every engine and no timed call is recorded. Without one, the reference
+    is the baseline where it exists; a student kit leaves the check not assessed."""
+    from graders.checks import golden, not_assessed
+
     if native is not None:
         return native, "a PyTorch-native equivalent"
+    real = golden.unwrap(fn)
+    if real is not None:
+        if golden.recording():
+            golden.note(f"the speed check of {what} has no native= baseline: not assessed in the release")
+        return real, "the reference"
     not_assessed(f"the speed of {what} is compared with the reference by your instructor")
     raise AssertionError("unreachable")
 
@@ -263,8 +267,8 @@ def speed_check(
     """Fail when ``student_fn`` is more than ``factor`` times slower than ``baseline_fn``, or
     when a result of a timed call differs from the baseline's for the same inputs.
 
-    The baseline is the reference where it exists, else ``native``, a PyTorch-native equivalent
-    (student releases hold no reference code); without either the check is not assessed.
+    The baseline is ``native``, a PyTorch-native equivalent, when given (in every engine: student
+    releases hold no reference code), else the reference; without either the check is not assessed.
     ``args`` are the inputs (each timed call gets new tensors with new values of the same kind,
     see the module docstring); ``fresh(i)``, when given, makes the arguments of the ``i``-th call
     instead (for inputs whose values must keep a structure). Returns the best measured ratio;

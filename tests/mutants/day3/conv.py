@@ -83,7 +83,7 @@ def conv2d_views_non_contiguous(x, weight, bias=None, stride=1, padding=0, dilat
     return _conv(x, w, bias, stride, padding, dilation, groups)
 
 
-@mutant("day3.conv.conv2d", expect=r"slower than the reference")
+@mutant("day3.conv.conv2d", expect=r"slower than (the reference|a PyTorch-native equivalent)")
 def conv2d_loops_over_pixels(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     s, p, d = _pair(stride), _pair(padding), _pair(dilation)
     kh, kw = weight.shape[-2:]

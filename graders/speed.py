@@ -232,12 +232,9 @@ def measure_ratio(
 
 def _baseline(fn: Callable[..., Any], native: Callable[..., Any] | None,
               what: str) -> tuple[Callable[..., Any], str]:
-    """The function to time against, and how the failure message names it.
-
-    A PyTorch-native equivalent, when the check gives one, is the baseline everywhere (the
-    student's kit, the instructor's run, a release being recorded), so that the same code gets
-    the same verdict in every engine and no timed call is recorded. Without one, the reference
-    is the baseline where it exists; a student kit leaves the check not assessed."""
+    """The function to time against, and how the failure message names it: ``native`` in every
+    engine when given (one verdict everywhere, and a release records no timed call), else the
+    reference where it exists; a student kit without either leaves the check not assessed."""
     from graders.checks import golden, not_assessed
 
     if native is not None:

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from graders.grading import intake
-from graders.grading.cli import _names
+from graders.grading.names import submission_names
 from graders.grading.guard import Guard, Places
 from graders.grading.outputs import feedback_name, feedback_names
 
@@ -130,7 +130,7 @@ def test_feedback_file_names_are_one_to_one_within_a_class():
 def test_report_names_of_submissions_are_one_to_one():
     """Do two folders of the same name get distinct names that are not another one's?"""
     paths = [Path(p) for p in ("a/alice", "b/alice", "c/alice-2", "d/alice.zip", "e/bob")]
-    assert _names(paths) == ["alice", "alice-3", "alice-2", "alice-4", "bob"]
+    assert submission_names(paths) == ["alice", "alice-3", "alice-2", "alice-4", "bob"]
 
 
 def test_places_are_named_in_the_kits_terms(tmp_path):

@@ -90,11 +90,11 @@ def compare(files: dict[str, dict[str, str]], *, threshold: float = 0.5, min_tok
 def read_submissions(paths: list[Path], days: list[str]) -> dict[str, dict[str, str]]:
     """The exercise files of each submission, named as ``drills grade`` names them."""
     from graders.grading import intake
-    from graders.grading.cli import _names  # the one naming rule of the reports
+    from graders.grading.names import submission_names  # the one naming rule of the reports
 
     paths = sorted({p.resolve(): p for p in paths}.values(), key=lambda p: str(p))
     out = {}
-    for name, path in zip(_names(paths), paths):
+    for name, path in zip(submission_names(paths), paths):
         sub = intake.read(path, set(days), name=name)
         out[name] = {rel: data.decode("utf-8", "replace") for rel, data in sub.files.items()}
     return out

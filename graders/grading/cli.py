@@ -22,6 +22,7 @@ import tempfile
 from pathlib import Path
 
 from graders.grading.guard import ROLES_FILE
+from graders.grading.names import submission_names
 
 
 def add_grade_arguments(parser: argparse.ArgumentParser) -> None:
@@ -83,26 +84,6 @@ def _shard(items: list, spec: str | None) -> list:
     if not 1 <= k <= n:
         raise UsageError("--shard K/N needs 1 <= K <= N")
     return [x for i, x in enumerate(items) if i % n == k - 1]
-
-
-def _names(paths: list[Path]) -> list[str]:
-    """One report name per submission, one-to-one: its folder or zip name (``alice``), and for
-    a name given twice (``a/alice``, ``b/alice.zip``), ``alice-2``, ``alice-3``... in order,
-    skipping any that is the name of another submission (a real ``alice-2`` keeps its own)."""
-    from graders.grading.intake import _name
-
-    bases = [_name(p) for p in paths]
-    taken, used, out = set(bases), set(), []
-    for base in bases:
-        name, n = base, 2
-        while name in used:
-            name = f"{base}-{n}"
-            n += 1
-            if name in taken:
-                name = base  # another submission's own name: try the next number
-        used.add(name)
-        out.append(name)
-    return out
 
 
 def _cache_key(kit_digest: str, job) -> str:
@@ -168,7 +149,7 @@ def _grade(args: argparse.Namespace) -> int:
     if unknown:
         raise UsageError(f"no such exercise {', '.join(unknown)}")
     paths = sorted({p.resolve(): p for p in args.submissions}.values(), key=lambda p: str(p))
-    pairs = _shard(list(zip(_names(paths), paths)), args.shard)
+    pairs = _shard(list(zip(submission_names(paths), paths)), args.shard)
     limits = Limits(per_test=args.timeout_per_test, per_submission=args.timeout_per_submission,
                     memory_mb=args.memory_limit, output_mb=args.output_limit)
     # other students' submissions and the reports are off limits (never a whole top-level folder)

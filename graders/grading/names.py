@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import hashlib
 import re
+from pathlib import Path
 
 from graders.core import registry
+from graders.grading.intake import _name
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 _SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
@@ -67,4 +69,22 @@ def feedback_names(submissions: list[str]) -> dict[str, str]:
             candidate = f"{candidates[-1][:-4]}-{n}.txt"
         out[name] = candidate
         taken.add(candidate.casefold())
+    return out
+
+
+def submission_names(paths: list[Path]) -> list[str]:
+    """One report name per submission, one-to-one: its folder or zip name (``alice``), and for
+    a name given twice (``a/alice``, ``b/alice.zip``), ``alice-2``, ``alice-3``... in order,
+    skipping any that is the name of another submission (a real ``alice-2`` keeps its own)."""
+    bases = [_name(p) for p in paths]
+    taken, used, out = set(bases), set(), []
+    for base in bases:
+        name, n = base, 2
+        while name in used:
+            name = f"{base}-{n}"
+            n += 1
+            if name in taken:
+                name = base  # another submission's own name: try the next number
+        used.add(name)
+        out.append(name)
     return out

@@ -15,13 +15,31 @@ _GRADERS_DIR = GRADERS_DIR.resolve()
 
 
 class DrillsFailure(AssertionError):
-    """A check failed; the message is meant for the student."""
+    """A check failed; the message is meant for the student.
+
+    Attributes:
+        hint: the check's own hint for this failure ("" for none: the exercise's first hint).
+        diagnosed: whether the message says what is likely wrong (then the exercise's general
+            hint is labelled as such in the feedback).
+    """
+
+    def __init__(self, message: str = "", *, hint: str = "", diagnosed: bool = False) -> None:
+        super().__init__(message)
+        self.hint = hint
+        self.diagnosed = diagnosed
 
 
-def fail(message: str) -> None:
-    """Fail the current check with ``message`` (written for a student)."""
+def fail(message: str, *, hint: str = "", diagnosed: bool = True) -> None:
+    """Fail the current check with ``message`` (written for a student).
+
+    Args:
+        message: what came back, what was expected and, where known, the likely mistake.
+        hint: a hint for this failure, printed in place of the exercise's first hint.
+        diagnosed: the message names the likely mistake (the default for a grader's own
+            message); the comparisons pass False for their generic messages.
+    """
     __tracebackhide__ = True
-    raise DrillsFailure(message)
+    raise DrillsFailure(message, hint=hint, diagnosed=diagnosed)
 
 
 def not_assessed(reason: str) -> None:

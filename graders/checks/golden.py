@@ -32,11 +32,11 @@ from typing import Any
 
 import torch
 
-from graders.core import runtime
+from graders.core import paths, runtime
 from graders.checks.golden_codec import Unrecordable, decode, encode, key, tensor_leaves
 
 RECORD_ENV = "DRILLS_RECORD_GOLDEN"
-GOLDEN_DIR = runtime.KIT_ROOT / "graders" / "golden"
+GOLDEN_DIR = paths.GOLDEN_DIR
 NOTES_FILE = "_notes.json"
 
 _recorded: dict[str, dict[str, Any]] = {}
@@ -173,7 +173,7 @@ def _miss(what: str) -> None:
 
 def _load(short: str) -> dict[str, Any]:
     if short not in _loaded:
-        path = GOLDEN_DIR.joinpath(*short.split(".")).with_suffix(".json")
+        path = paths.golden_file(short, GOLDEN_DIR)
         _loaded[short] = json.loads(path.read_text("utf-8")) if path.exists() else {}
     return _loaded[short]
 
@@ -226,7 +226,7 @@ def _write() -> None:
     if not recording():
         return
     for short, table in _recorded.items():
-        path = root.joinpath(*short.split(".")).with_suffix(".json")
+        path = paths.golden_file(short, root)
         path.parent.mkdir(parents=True, exist_ok=True)
         old = json.loads(path.read_text("utf-8")) if path.exists() else {}
         data = _merge(old, short, table)

@@ -18,7 +18,8 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
-REGISTRY_FILE = Path(__file__).resolve().parent.parent / "registry.toml"
+from graders.core import paths
+from graders.core.paths import REGISTRY_FILE
 TAGS = frozenset({"speed", "gpu", "train", "forbid"})
 
 
@@ -49,8 +50,28 @@ class Exercise:
 
     @property
     def grader_module(self) -> str:
-        day, mod = self.id.split(".")[:2]
-        return f"graders.{day}.test_{mod}"
+        """``graders.day1.test_tensors``."""
+        return paths.grader_module(self.id)
+
+    @property
+    def grader_file(self) -> Path:
+        """``graders/day1/test_tensors.py``."""
+        return paths.grader_file(self.id)
+
+    @property
+    def stub_file(self) -> Path:
+        """``exercises/day1/tensors.py``."""
+        return paths.stub_file(self.id)
+
+    @property
+    def reference_file(self) -> Path:
+        """``reference/day1/tensors.py``."""
+        return paths.reference_file(self.id)
+
+    @property
+    def golden_file(self) -> Path:
+        """``graders/golden/day1/tensors.json`` (a student release)."""
+        return paths.golden_file(self.id)
 
 
 class RegistryError(ValueError):

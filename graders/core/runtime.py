@@ -22,9 +22,8 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-KIT_ROOT = Path(__file__).resolve().parent.parent.parent
-EXERCISES_DIR = KIT_ROOT / "exercises"
-REFERENCE_DIR = KIT_ROOT / "reference"
+from graders.core import paths
+from graders.core.paths import EXERCISES_DIR, KIT_ROOT, REFERENCE_DIR  # noqa: F401  (runtime.KIT_ROOT)
 
 _STUDENT_PKG = "_drills_student"
 _REFERENCE_PKG = "_drills_reference"
@@ -52,10 +51,6 @@ def resolve_target(value: str | Path | None) -> Path:
 
 def target_dir() -> Path:
     return _state["target"]
-
-
-def is_reference_target() -> bool:
-    return target_dir() == REFERENCE_DIR
 
 
 def set_target(path: Path) -> None:
@@ -111,7 +106,7 @@ def import_from_tree(root: Path, pkg: str, short: str) -> ModuleType:
                 m.__path__ = [str(root / day)]  # type: ignore[attr-defined]
                 m.__package__ = sub
                 sys.modules[sub] = m
-        path = root.joinpath(*short.split(".")).with_suffix(".py")
+        path = paths.module_file(root, short)
         if not path.exists():
             raise StudentImportError(f"the file {path.relative_to(root.parent) if root.parent in path.parents else path} does not exist")
         try:

@@ -21,7 +21,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from graders.core import registry
+from graders.core import points, registry
+from graders.core.outcomes import ItemResult
 
 _MAX_BYTES = 1 << 20  # a module file larger than this is not a solution
 
@@ -67,6 +68,10 @@ def stage(submission: Path, days: list[str]) -> tuple[dict[str, bytes], list[str
     return files, found
 
 
+def _items(exercise: str, checks: list[dict]) -> list[ItemResult]:
+    return [ItemResult(exercise, outcome=c["outcome"], kind=c.get("kind", "")) for c in checks]
+
+
 def _check_lines(checks: list[dict]) -> list[str]:
     mark = {"passed": "passed", "not assessed": "not assessed"}
     return [f"  {mark.get(c['outcome'], 'failed'):>12}  {c['question'] or c['test'].split('::')[-1]}"
@@ -108,7 +113,7 @@ def results(days: list[str], record: dict, found: list[str], seconds: float) -> 
             tests.append({
                 "name": f"{ex.id}: hidden checks", "number": f"{number}.h",
                 "score": 0.0, "max_score": 0.0,
-                "status": "passed" if all(c["outcome"] != "failed" for c in hidden) else "failed",
+                "status": "passed" if points.status(_items(ex.id, hidden)) == "passed" else "failed",
                 "output": _output(entry, hidden, hidden=True),
                 "visibility": "after_published", "tags": [ex.id],
             })
@@ -133,7 +138,7 @@ def main(argv: list[str] | None = None) -> int:
                         default=Path(os.environ.get("DRILLS_AUTOGRADER_ROOT", "/autograder")))
     parser.add_argument("--profile", default=os.environ.get("DRILLS_HYPOTHESIS_PROFILE", "grading"))
     args = parser.parse_args(argv)
-    days = [d for d in args.days.split(",") if d]
+    days = registry.parse_days(args.days)
     start = time.monotonic()
     root = args.root.resolve()
     files, found = stage(root / "submission", days)

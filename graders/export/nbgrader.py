@@ -30,7 +30,7 @@ from pathlib import Path
 import nbformat
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
-from graders.core import registry, runtime
+from graders.core import paths, registry, runtime
 from graders.export.solution_cells import helpers_cell, sibling_imports, solution_cell, split_stub
 
 CONFIG = '''\
@@ -100,9 +100,9 @@ def day_notebook(day: str, only: set[str] | None = None) -> nbformat.NotebookNod
         f"signatures.", f"{day}.intro")]
     for module in dict.fromkeys(e.module for e in exercises):
         mine = [e for e in exercises if e.module == module]
-        rel = Path(*module.split(".")).with_suffix(".py")
-        stub = (runtime.EXERCISES_DIR / rel).read_text("utf-8")
-        ref = (runtime.REFERENCE_DIR / rel).read_text("utf-8")
+        rel = paths.module_file(Path(), module)
+        stub = paths.stub_file(module).read_text("utf-8")
+        ref = paths.reference_file(module).read_text("utf-8")
         parts = split_stub(stub, {e.name for e in registry.exercises() if e.module == module})
         cells.append(_markdown(f"## `{rel.as_posix()}`\n\n{parts.docstring}", f"{module}.text"))
         cells.append(_code(sibling_imports(parts.setup), f"{module}.setup"))

@@ -28,10 +28,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from graders.core import runtime
+from graders.core.fingerprint import digest as fingerprint_of_graders
 from graders.grading import atomic
 
 KIT_ROOT = runtime.KIT_ROOT
-_PARTS = ("graders", "exercises", "reference", "conftest.py", "pyproject.toml")
+_PARTS = ("exercises", "reference", "conftest.py", "pyproject.toml")  # and graders/: its fingerprint
 _IGNORE = shutil.ignore_patterns("__pycache__", "*.pyc", ".pytest_cache", ".hypothesis")
 
 
@@ -46,8 +47,9 @@ def _files(root: Path, part: str) -> list[Path]:
 
 
 def digest(root: Path = KIT_ROOT) -> str:
-    """A hash of everything that decides a grade: graders, registry, reference, stubs, config."""
-    h = hashlib.sha256()
+    """A hash of everything that decides a grade: the graders and registry (their
+    :func:`graders.core.fingerprint.digest`), the reference, the stubs, the pytest config."""
+    h = hashlib.sha256(fingerprint_of_graders(root / "graders").encode() + b"\0")
     for part in _PARTS:
         for path in _files(root, part):
             h.update(str(path.relative_to(root)).encode() + b"\0")

@@ -1,6 +1,6 @@
 """Fold the checks of one submission into exercise statuses, points and flags.
 
-Statuses and points follow the scoreboard students see (:mod:`graders.plugin.scoreboard`), with two
+Statuses and points follow the rule of the scoreboard students see (:mod:`graders.core.points`), with two
 additions: an exercise whose day folder is missing is an ``error`` worth 0; an exercise during
 whose checks the code broke a sandbox rule is ``flagged``: 0 points, and the reason in the
 feedback and in the submission's flags. A crash or a hang fails only the check it happened in,
@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from graders.core import registry
+from graders.core import points, registry
 from graders.plugin import scoreboard
 from graders.grading.review import review
 from graders.core.outcomes import ItemResult
@@ -92,9 +92,7 @@ def unflagged(exercise: str, checks: list[dict]) -> tuple[str, float]:
     """The status and points of ``exercise`` from its recorded checks (``grades.json``), as the
     scoreboard folds them, leaving the sandbox's flags out: what a flagged exercise earns once
     the instructor clears it. No checks (no day folder, a refused submission): ``error``, 0."""
-    if not checks:
+    ex = registry.by_id().get(exercise)
+    if not checks or ex is None:
         return "error", 0.0
-    owners = {c["test"]: exercise for c in checks}
-    board = scoreboard.build(owners, {c["test"]: _item(exercise, c) for c in checks})
-    s = next((s for s in board.scores if s.exercise.id == exercise), None)
-    return (s.status, s.points) if s is not None else ("error", 0.0)
+    return points.fold(ex.points, [_item(exercise, c) for c in checks])

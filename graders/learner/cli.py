@@ -13,7 +13,7 @@ import sys
 from rich.console import Console
 from rich.table import Table
 
-from graders.core import registry, runtime, sources
+from graders.core import registry, sources
 
 from graders.learner import progress
 STYLE = {"passed": "green", "failed": "red", "not started": "yellow", "error": "bold red"}
@@ -152,8 +152,7 @@ def add_solution_arguments(p: argparse.ArgumentParser) -> None:
 
 def reference_source(ex: registry.Exercise) -> str | None:
     """The reference's definition of ``ex``, with the imports and private helpers it uses."""
-    day, mod = ex.module.split(".")
-    path = runtime.REFERENCE_DIR / day / f"{mod}.py"
+    path = ex.reference_file
     if not path.exists():
         return None
     return sources.definition_with_helpers(path.read_text(encoding="utf-8"), ex.name)

@@ -49,7 +49,7 @@ def check(exercise_id: str, obj: Any, *, quiet: bool = False,
     import pytest
 
     ex = registry.resolve(exercise_id)
-    grader = runtime.KIT_ROOT.joinpath("graders", ex.day, f"test_{ex.module.split('.')[1]}.py")
+    grader = ex.grader_file
     args = [
         str(grader),
         "-p", "graders.plugin",

@@ -2,7 +2,7 @@
 
 Results are cached in ``.drills/progress.json`` at the kit's root, per module, keyed by the
 SHA-256 of the student's file and of everything that decides its grade (the module's graders,
-the registry, the framework). ``drills progress`` and ``drills watch`` share the cache.
+the day's helpers, the registry, the framework: :mod:`graders.core.fingerprint`). ``drills progress`` and ``drills watch`` share the cache.
 """
 
 from __future__ import annotations
@@ -16,13 +16,11 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from graders.core import registry, runtime
+from graders.core import fingerprint, paths, registry, runtime
 from graders.learner import warm
 
 STATE_DIR = runtime.KIT_ROOT / ".drills"
 CACHE_FILE = STATE_DIR / "progress.json"
-_FRAMEWORK = ("plugin.py", "checks.py", "forbid.py", "speed.py", "gpu.py", "feedback.py",
-              "scoreboard.py", "strategies.py", "profiles.py", "runtime.py", "registry.toml")
 
 
 @dataclass
@@ -43,22 +41,13 @@ def modules(days: list[str] | None = None) -> list[str]:
     return seen
 
 
-def _digest(*paths: Path) -> str:
-    h = hashlib.sha256()
-    for p in paths:
-        h.update(str(p.name).encode())
-        h.update(p.read_bytes() if p.exists() else b"<missing>")
-    return h.hexdigest()
-
-
 def module_key(short: str, root: Path | None = None) -> str:
-    """What decides ``short``'s grade: the student's file, its graders, the framework."""
-    root = root or runtime.EXERCISES_DIR
-    day, mod = short.split(".")
-    graders_dir = runtime.KIT_ROOT / "graders"
-    parts = [root / day / f"{mod}.py", graders_dir / day / f"test_{mod}.py"]
-    parts += [graders_dir / name for name in _FRAMEWORK]
-    return _digest(*parts)
+    """What decides ``short``'s grade: the student's file, and the files of graders/ that decide
+    it (:func:`graders.core.fingerprint.digest`: the framework, the day's helpers, its graders)."""
+    student = paths.module_file(root or runtime.EXERCISES_DIR, short)
+    h = hashlib.sha256(fingerprint.digest(module=short).encode() + b"\0")
+    h.update(student.read_bytes() if student.exists() else b"<missing>")
+    return h.hexdigest()
 
 
 def _load_cache() -> dict:
@@ -82,7 +71,7 @@ def run_graders(shorts: list[str], *, extra: list[str] | None = None) -> tuple[d
     """
     if not shorts:
         return {}, ""
-    files = [str(runtime.EXERCISES_DIR.joinpath(*s.split(".")).with_suffix(".py")) for s in shorts]
+    files = [str(paths.stub_file(s)) for s in shorts]
     with tempfile.TemporaryDirectory() as tmp:
         report = Path(tmp) / "report.json"
         cmd = [sys.executable, "-m", "pytest", *files, "--drills-report", str(report),

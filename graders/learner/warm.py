@@ -31,7 +31,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from graders.core import runtime
+from graders.core import fingerprint, runtime
 
 _PRELOAD = ("numpy", "torch", "hypothesis", "pytest", "_pytest.python", "_pytest.assertion",
             "graders.profiles", "graders.checks", "graders.forbid", "graders.gpu", "graders.speed",
@@ -57,10 +57,9 @@ def stamp() -> str:
     """What the worker's imports depend on: the interpreter and every grader file's size and time."""
     h = hashlib.sha256(os.fsencode(sys.executable) + os.fsencode(runtime.KIT_ROOT))
     root = runtime.KIT_ROOT / "graders"
-    for path in sorted(root.rglob("*")):
-        if path.suffix in (".py", ".toml", ".json") and "__pycache__" not in path.parts:
-            st = path.stat()
-            h.update(f"{path.relative_to(root)}:{st.st_size}:{st.st_mtime_ns};".encode())
+    for path in fingerprint.grading_files(root):
+        st = path.stat()
+        h.update(f"{path.relative_to(root)}:{st.st_size}:{st.st_mtime_ns};".encode())
     return h.hexdigest()
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from rich.console import Console
 
-from graders.core import runtime
+from graders.core import paths, runtime
 from graders.learner import progress, warm
 
 STYLE = {"passed": "green", "failed": "red", "not started": "yellow", "error": "bold red"}
@@ -22,7 +22,7 @@ MARK = {"passed": "✔", "failed": "✘", "not started": "·", "error": "!"}
 
 
 def module_path(short: str) -> Path:
-    return runtime.EXERCISES_DIR.joinpath(*short.split(".")).with_suffix(".py")
+    return paths.stub_file(short)
 
 
 def _mtimes(shorts: list[str]) -> dict[str, int]:

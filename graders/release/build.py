@@ -20,7 +20,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from graders.core import registry, runtime
+from graders.core import paths, registry, runtime
 from graders.release import files
 from graders.release import tree
 
@@ -53,7 +53,7 @@ def collect(days: list[str], *, with_reference: bool, with_hidden: bool,
                 out[path.relative_to(root).as_posix()] = path.read_bytes()
     grader_seeds = ["graders", "graders.plugin", "graders.learner.notebook", tree.command(root),
                     *_student_verbs(), *seeds]
-    grader_seeds += [f"graders.{m.split('.')[0]}.test_{m.split('.')[1]}" for m in modules]
+    grader_seeds += [paths.grader_module(m) for m in modules]
     skip = _instructor_modules() if leave_out is None else list(leave_out)
     for path in tree.grader_modules(root, grader_seeds, leave_out=skip):
         rel = path.relative_to(root).as_posix()
@@ -87,7 +87,7 @@ def record_golden(days: list[str], dest: Path, *, profiles: list[str]) -> list[s
     for module in sorted({e.module for e in registry.exercises() if e.day in days}):
         day, name = module.split(".")
         helpers = [p.read_text("utf-8") for p in (root / "graders" / day).glob("_*.py")]
-        grader = root / "graders" / day / f"test_{name}.py"
+        grader = paths.grader_file(module, root / "graders")
         if grader.exists() and any("reference(" in t for t in [grader.read_text("utf-8"), *helpers]):
             public, cut = tree.strip_hidden(grader.read_text("utf-8"), tree.hidden_patterns(day, name))
             if public is not None:

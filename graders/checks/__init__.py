@@ -416,6 +416,41 @@ def _fmt_value(v: Any) -> str:
     return f"{v:.6g}" if isinstance(v, float) else repr(v)
 
 
+def _fmt_pair(got: Any, expected: Any) -> tuple[str, str]:
+    """``got`` and ``expected`` with enough significant digits to tell them apart."""
+    if isinstance(got, float) and isinstance(expected, float) and got != expected:
+        for digits in (6, 9, 12):
+            a, b = f"{got:.{digits}g}", f"{expected:.{digits}g}"
+            if a != b:
+                return a, b
+        return repr(got), repr(expected)
+    return _fmt_value(got), _fmt_value(expected)
+
+
+def _subject(what: str) -> tuple[str, str]:
+    """How to name the value in a message, and a sentence of context to print before it.
+
+    ``what`` is a noun phrase ("conv2d(x, w)"); a full sentence is kept whole as context, and
+    the message names "the value" instead, so no sentence is continued by a fragment.
+    """
+    text = what.strip()
+    if not text:
+        return "the value your code returned", ""
+    if text[-1] in ".!?:":
+        return "the value", text
+    return text, ""
+
+
+def _refail(exc: DrillsFailure, *, lead: str, advice: str, hint: str) -> None:
+    """Fail with a comparison's message composed with its context, advice and hint."""
+    __tracebackhide__ = True
+    message = str(exc)
+    if lead:
+        message = message[:1].upper() + message[1:]
+    text = " ".join(part.strip() for part in (lead, message, advice) if part.strip())
+    raise DrillsFailure(text, hint=hint, diagnosed=bool(advice)) from None
+
+
 def _where(flat_index: int, shape: tuple[int, ...]) -> tuple[int, ...]:
     out = []
     for size in reversed(shape):
@@ -456,6 +491,8 @@ def assert_close(
     check_dtype: bool = True,
     check_device: bool = True,
     equal_nan: bool = False,
+    advice: str = "",
+    hint: str = "",
 ) -> None:
     """Fail with a student-worded message unless ``got`` is close to ``expected``.
 
@@ -465,14 +502,21 @@ def assert_close(
     numbers as numbers. Both sides are turned into plain data first (:func:`plain`).
 
     Args:
-        what: how to name the value in the message, e.g. ``"pairwise_sq_dists(x, y)"``.
+        what: how to name the value in the message, e.g. ``"pairwise_sq_dists(x, y)"`` (a
+            noun phrase; a full sentence is printed whole before the message).
+        advice: the likely mistake, a sentence printed after the numbers.
+        hint: a hint for this failure, printed in place of the exercise's first hint.
     """
     __tracebackhide__ = True
-    g = _plain(got, what)
-    e = _plain(expected, "the expected value")
-    a = _plain(atol, "atol") if isinstance(atol, torch.Tensor) else atol
-    _assert_close(g, e, rtol=rtol, atol=a, what=what, check_dtype=check_dtype,
-                  check_device=check_device, equal_nan=equal_nan)
+    name, lead = _subject(what)
+    try:
+        g = _plain(got, name)
+        e = _plain(expected, "the expected value")
+        a = _plain(atol, "atol") if isinstance(atol, torch.Tensor) else atol
+        _assert_close(g, e, rtol=rtol, atol=a, what=name, check_dtype=check_dtype,
+                      check_device=check_device, equal_nan=equal_nan)
+    except DrillsFailure as exc:
+        _refail(exc, lead=lead, advice=advice, hint=hint)
 
 
 def _assert_close(got: Any, expected: Any, *, rtol, atol, what: str, check_dtype: bool,
@@ -581,11 +625,11 @@ def _compare_values(got: PlainTensor, expected: PlainTensor, *, rtol: float, ato
         excess = _np_where(over, _np_nan_to_num(diff - allowed, nan=math.inf), 0.0)
     idx = int(_np_argmax(excess))
     allowed_here = float(_np_broadcast_to(allowed, diff.shape)[idx])
+    shown_got, shown_expected = _fmt_pair(g[idx].item(), e[idx].item())
     fail(f"{what} is not close enough to the expected values: {int(over.sum())} of {g.size} "
          f"elements differ. The largest difference is {diff[idx].item():.3g} at index "
-         f"{_where(idx, shape)}: got {_fmt_value(g[idx].item())}, expected "
-         f"{_fmt_value(e[idx].item())} (allowed: {atol_text} + rtol={rtol:.2g} * "
-         f"|expected|, here {allowed_here:.3g}).")
+         f"{_where(idx, shape)}: got {shown_got}, expected {shown_expected} (allowed: "
+         f"{atol_text} + rtol={rtol:.2g} * |expected|, here {allowed_here:.3g}).")
 
 
 def _tensors_equal(g: PlainTensor, e: PlainTensor, *, nan_equal: bool) -> bool:
@@ -620,9 +664,20 @@ def _equal(got: Any, expected: Any) -> bool:
     return bool(got == expected)  # two exact built-in values (or torch.dtype, torch.device...)
 
 
-def assert_equal(got: Any, expected: Any, *, what: str = "your function") -> None:
+def assert_equal(got: Any, expected: Any, *, what: str = "your function", advice: str = "",
+                 hint: str = "") -> None:
     """Fail unless ``got == expected`` exactly (tensors: same shape, dtype, device and values;
-    NaN equals NaN). Both sides are turned into plain data first (:func:`plain`)."""
+    NaN equals NaN). Both sides are turned into plain data first (:func:`plain`). ``what``,
+    ``advice`` and ``hint`` as for :func:`assert_close`."""
+    __tracebackhide__ = True
+    name, lead = _subject(what)
+    try:
+        _assert_equal(got, expected, what=name)
+    except DrillsFailure as exc:
+        _refail(exc, lead=lead, advice=advice, hint=hint)
+
+
+def _assert_equal(got: Any, expected: Any, *, what: str) -> None:
     __tracebackhide__ = True
     g = _plain(got, what)
     e = _plain(expected, "the expected value")

@@ -71,7 +71,7 @@ def probe_of(model: nn.Module) -> Probe:
 
 def compare_params(got_model, expected_model, what: str, advice: str = "") -> None:
     for (name, p), q in zip(got_model.named_parameters(), expected_model.parameters()):
-        assert_close(p.detach(), q.detach(), **TOL, what=f"parameter {name} {what}. {advice}")
+        assert_close(p.detach(), q.detach(), **TOL, what=f"parameter {name} {what}", advice=advice)
 
 
 # --- train_step -----------------------------------------------------------------------------

@@ -100,8 +100,9 @@ def test_batch_norm_training_matches_torch(inputs):
         if equal_values(rm_s, rm) and equal_values(rv_s, rv) and momentum != 0:
             advice = ("your running statistics were not updated in place (update the given "
                       "tensors with mul_/add_ or copy_, do not rebind the names).")
-        assert_close([rm_s, rv_s], [rm_t.to(x.dtype), rv_t.to(x.dtype)], **close,
-                     what=f"[running_mean, running_var] after {what}. Likely: {advice}")
+        for name, got_stat, expected_stat in (("running_mean", rm_s, rm_t), ("running_var", rv_s, rv_t)):
+            assert_close(got_stat, expected_stat.to(x.dtype), **close, what=f"{name} after {what}",
+                         advice=f"Likely: {advice}")
 
 
 def _float32_slack(x, w64, b64, eps):

@@ -176,6 +176,13 @@ def test_scaled_dot_product_attention_masks_before_the_softmax(inputs):
              f"key gets weight {leaked:.3g} in {_describe(q, k, eye, kwargs)}: forbidden pairs "
              f"must get -inf scores before the softmax, so that their weight is exactly 0.")
     if not close_values(sums, torch.ones_like(sums), atol=1e-9):
+        nan_rows = torch.isnan(sums)
+        if bool(nan_rows.any()):
+            first = tuple(nan_rows.nonzero()[0].tolist())
+            fail(f"the attention weights of {int(nan_rows.sum())} of {sums.numel()} queries are "
+                 f"NaN (the first at index {first} of the weights' leading dimensions) in "
+                 f"{_describe(q, k, eye, kwargs)}: look for 0/0 or inf - inf, for example a "
+                 f"softmax over scores that are all -inf.")
         worst = (sums - 1).abs().amax().item()
         fail(f"the attention weights of a query do not sum to 1 (off by up to {worst:.3g}) in "
              f"{_describe(q, k, eye, kwargs)}: mask the scores BEFORE the softmax; zeroing "

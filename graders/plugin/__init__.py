@@ -33,6 +33,8 @@ profiles.register()
 _RESULTS = pytest.StashKey[dict]()
 _EXERCISES = pytest.StashKey[dict]()
 _ACTIVE = pytest.StashKey[bool]()
+_WANTED = pytest.StashKey[set]()
+_SESSION = pytest.StashKey[pytest.Session]()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -55,7 +57,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         metavar="ID",
         action="append",
         default=[],
-        help="run only the grader tests of this exercise id (repeatable)",
+        help="run only the grader tests of this exercise (repeatable): its id or an unambiguous "
+        "part of it (conv2d_backward, conv.conv2d)",
     )
     group.addoption(
         "--drills-public-only",
@@ -74,6 +77,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "hidden: a check students do not see before grading")
+    config.addinivalue_line(
+        "markers", "hint(text): the hint printed when this check fails, in place of the "
+        "exercise's first hint")
+    config.stash[_WANTED] = _wanted_exercises(config.getoption("drills_exercise"))
     config.stash[_RESULTS] = {}
     config.stash[_EXERCISES] = {}
     config.stash[_ACTIVE] = False
@@ -81,6 +88,18 @@ def pytest_configure(config: pytest.Config) -> None:
     feedback.HINT_COMMAND = not config.getoption("drills_no_commands")
     if not config.getoption("hypothesis_profile", None):
         profiles.load_default()
+
+
+def _wanted_exercises(queries: list[str]) -> set[str]:
+    """The exercise ids named by ``--drills-exercise`` (ids or unambiguous parts, as
+    ``drills hint`` takes them); an unknown or ambiguous one ends the run as a usage error."""
+    wanted: set[str] = set()
+    for query in queries:
+        try:
+            wanted.add(registry.resolve(query.strip()).id)
+        except KeyError as exc:
+            pytest.exit(f"--drills-exercise: {exc.args[0]}", returncode=2)
+    return wanted
 
 
 # --- collection -------------------------------------------------------------------------------
@@ -163,7 +182,7 @@ def pytest_itemcollected(item: pytest.Item) -> None:
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items):
-    wanted = set(config.getoption("drills_exercise"))
+    wanted = config.stash[_WANTED] | _named_by_keyword(config.getoption("keyword"), items)
     public_only = config.getoption("drills_public_only")
     if not wanted and not public_only:
         return
@@ -180,6 +199,17 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
         items[:] = keep
 
 
+def _named_by_keyword(expression: str, items: list[pytest.Item]) -> set[str]:
+    """``-k conv2d`` names exactly the exercise conv2d (not conv2d_backward, which pytest's
+    substring match would select too): the ids of the exercises whose id or name is the whole
+    expression."""
+    word = (expression or "").strip()
+    if not word.replace(".", "").replace("_", "").isalnum():
+        return set()
+    found = {ex.id for ex in map(_exercise_of, items) if ex is not None and word in (ex.id, ex.name)}
+    return found
+
+
 def pytest_collection_finish(session: pytest.Session) -> None:
     """Record which selected grader test belongs to which exercise (after -k and -m)."""
     owners: dict[str, str] = {}
@@ -188,6 +218,7 @@ def pytest_collection_finish(session: pytest.Session) -> None:
         if ex is not None:
             owners[item.nodeid] = ex.id
     session.config.stash[_EXERCISES] = owners
+    session.config.stash[_SESSION] = session
     session.config.stash[_ACTIVE] = bool(owners)
     for item in session.items:
         handle = getattr(getattr(item, "obj", None), "hypothesis", None)
@@ -302,7 +333,19 @@ def _board(config: pytest.Config) -> scoreboard.Scoreboard:
 def pytest_terminal_summary(terminalreporter, exitstatus, config: pytest.Config) -> None:
     if not config.stash.get(_ACTIVE, False):
         return
-    scoreboard.render_terminal(_board(config), terminalreporter, target=runtime.target_dir())
+    scoreboard.render_terminal(_board(config), terminalreporter, target=runtime.target_dir(),
+                               stopped=_why_stopped(config))
+
+
+def _why_stopped(config: pytest.Config) -> str:
+    """Why selected checks did not run, in a student's words ("" when they all ran)."""
+    if config.getoption("collectonly"):
+        return "--collect-only collects the checks without running them"
+    session = config.stash.get(_SESSION, None)
+    stop = getattr(session, "shouldstop", False) or getattr(session, "shouldfail", False)
+    if stop:
+        return f"the run stopped early: {stop}"
+    return ""
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus) -> None:

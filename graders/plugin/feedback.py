@@ -2,11 +2,18 @@
 
 Order (SPEC section 2): which exercise; the smallest failing input; what came back and what
 was expected; the first hint; and last, the traceback trimmed to the student's own frames.
+
+The hint is the check's own when it has one (``fail(..., hint=)``, ``assert_close(...,
+hint=)``, ``@pytest.mark.hint("...")``); otherwise the exercise's first hint, which is labelled
+as the exercise's general hint when the failure message already gives its own diagnosis.
 """
 
 from __future__ import annotations
 
+import ast
+import inspect
 import linecache
+import re
 import textwrap
 import os
 import random
@@ -15,7 +22,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from graders.core import runtime
+from graders.core import registry, runtime
 from graders.core.paths import is_student_path as _is_student_path
 
 if TYPE_CHECKING:
@@ -79,7 +86,7 @@ def _kind(exc: BaseException) -> tuple[str, BaseException]:
             if isinstance(e, runtime.MissingNameError):
                 return "missing", e
     for leaf in leaves:
-        if any(type(e) is NotImplementedError for e in _chain(leaf)):
+        if any(type(e) is NotImplementedError and _is_stub_raise(e) for e in _chain(leaf)):
             return "not started", leaf
     leaf = leaves[0]
     if "Timeout" in str(leaf)[:40] and type(leaf).__name__ == "Failed":
@@ -113,12 +120,72 @@ def student_traceback(exc: BaseException, limit: int = 8) -> str:
         src = linecache.getline(filename, lineno).strip()
         if src:
             lines.append(f"      {src}")
-    lines.append(f"  {type(exc).__name__}: {truncate(str(exc), 600)}")
+    lines.append(f"  {type(exc).__name__}: {truncate(student_message(exc), 600)}")
     return "\n".join(lines)
 
 
-def falsifying_input(exc: BaseException) -> str:
-    """The shrunk example hypothesis attached to ``exc`` (its notes), without the test's name."""
+_FILE_LINE = re.compile(r'^\s*File "([^"]+)", line \d+')
+_BLOCK_END = re.compile(r"^(\S.*(Error|Exception)\b.*:|Traceback|The above|The following|\s*$)")
+
+
+def student_message(exc: BaseException) -> str:
+    """``str(exc)`` without the source locations that are not the student's own.
+
+    TorchScript errors carry their own traceback (``File "...", line N`` followed by the code
+    and a ``<--- HERE`` marker): blocks in the graders or in torch are dropped, the student's
+    kept.
+    """
+    text = str(exc)
+    if 'File "' not in text:
+        return text
+    out: list[str] = []
+    keep = True
+    for line in text.splitlines():
+        found = _FILE_LINE.match(line)
+        if found:
+            keep = _is_student_path(found.group(1))
+        elif _BLOCK_END.match(line):
+            keep = True
+        if keep:
+            out.append(line)
+    return "\n".join(out).strip()
+
+
+def _unpacked_names(function: object) -> dict[str, list[str]]:
+    """``{"case": ["embed", "heads", ...]}`` for each ``embed, heads, ... = case`` in the body of
+    a grader test: the names its author gave the parts of a drawn tuple."""
+    try:
+        tree = ast.parse(textwrap.dedent(inspect.getsource(function)))
+    except (OSError, TypeError, SyntaxError):
+        return {}
+    names: dict[str, list[str]] = {}
+    for node in ast.walk(tree):
+        if (isinstance(node, ast.Assign) and len(node.targets) == 1
+                and isinstance(node.targets[0], ast.Tuple) and isinstance(node.value, ast.Name)
+                and all(isinstance(t, ast.Name) for t in node.targets[0].elts)):
+            names.setdefault(node.value.id, [t.id for t in node.targets[0].elts])
+    return names
+
+
+def _named_argument(line: str, names: dict[str, list[str]]) -> str:
+    """``case=(4, 2, False),`` as ``case: heads=4, length=2, causal=False``."""
+    arg, eq, value = line.strip().rstrip(",").partition("=")
+    if not eq or arg.strip() not in names:
+        return line
+    try:
+        parts = ast.literal_eval(value.strip())
+    except (ValueError, SyntaxError, MemoryError, RecursionError):
+        return line
+    fields = names[arg.strip()]
+    if not isinstance(parts, tuple) or len(parts) != len(fields):
+        return line
+    return f"{arg.strip()}: " + ", ".join(f"{f}={p!r}" for f, p in zip(fields, parts))
+
+
+def falsifying_input(exc: BaseException, function: object = None) -> str:
+    """The shrunk example hypothesis attached to ``exc`` (its notes), without the test's name;
+    a drawn tuple that ``function`` (the grader test) unpacks is shown with the names it gives
+    the parts."""
     notes: list[str] = list(getattr(exc, "__notes__", []) or [])
     if not notes:
         for leaf in _leaves(exc):
@@ -133,6 +200,9 @@ def falsifying_input(exc: BaseException) -> str:
             args = rest.rsplit(")", 1)[0] if rest else body
             args = textwrap.dedent(args.strip("\n")).strip()
             args = "\n".join(a for a in args.splitlines() if a.strip() != "data=data(...),")
+            if function is not None and "=(" in args:
+                names = _unpacked_names(function)
+                args = "\n".join(_named_argument(a, names) for a in args.splitlines())
             shown.append(args.rstrip(",") or "(no arguments)")
         elif note.startswith("Draw ") or note.startswith("Input:"):
             shown.append(note.strip())
@@ -144,8 +214,23 @@ def _indent(text: str, prefix: str = "    ") -> str:
     return "\n".join(prefix + line if line else line for line in text.splitlines())
 
 
+def hint_line(ex: "Exercise", *, check_hint: str = "", diagnosed: bool = False) -> str:
+    """The hint of a failure: the check's own, else the exercise's first hint (labelled as the
+    exercise's general hint where the problem already says what is likely wrong)."""
+    more = f"  (more: drills hint {ex.id})" if ex.hints and HINT_COMMAND else ""
+    if check_hint:
+        return f"Hint: {check_hint}{more}"
+    if not ex.hints:
+        return ""
+    more = more if len(ex.hints) > 1 else ""
+    if diagnosed:
+        return f"The exercise's first hint (general, not about this failure): {ex.hints[0]}{more}"
+    return f"Hint: {ex.hints[0]}{more}"
+
+
 def compose(
-    ex: "Exercise", *, question: str, problem: str, example: str = "", trace: str = ""
+    ex: "Exercise", *, question: str, problem: str, example: str = "", trace: str = "",
+    check_hint: str = "", diagnosed: bool = False,
 ) -> str:
     parts = [f"Exercise {ex.id}: {ex.title}"]
     if question:
@@ -153,9 +238,9 @@ def compose(
     if example:
         parts.append("Smallest failing input:\n" + _indent(truncate(example, 1500)))
     parts.append("What went wrong:\n" + _indent(truncate(problem.strip(), 3000)))
-    if ex.hints:
-        more = f"  (more: drills hint {ex.id})" if len(ex.hints) > 1 and HINT_COMMAND else ""
-        parts.append(f"Hint: {ex.hints[0]}{more}")
+    hint = hint_line(ex, check_hint=check_hint, diagnosed=diagnosed)
+    if hint:
+        parts.append(hint)
     if trace:
         parts.append("Your code (innermost call last):\n" + trace)
     return "\n".join(parts)
@@ -190,7 +275,11 @@ def classify(
     exc: BaseException = excinfo.value if excinfo is not None else AssertionError("failed")
     kind, cause = _kind(exc)
     res.outcome, res.kind = "failed", kind
-    example = falsifying_input(cause) or falsifying_input(exc)
+    function = getattr(item, "function", None)
+    example = falsifying_input(cause, function) or falsifying_input(exc, function)
+    marker = item.get_closest_marker("hint")
+    check_hint = str(getattr(cause, "hint", "") or (marker.args[0] if marker and marker.args else ""))
+    diagnosed = bool(getattr(cause, "diagnosed", False))
     trace = ""
     if kind == "not started":
         problem = (
@@ -217,7 +306,8 @@ def classify(
         problem = _problem_text(cause, from_student=bool(trace))
         if trace and type(cause).__name__ in ("DrillsFailure",):
             trace = ""
-    res.feedback = compose(ex, question=res.question, problem=problem, example=example, trace=trace)
+    res.feedback = compose(ex, question=res.question, problem=problem, example=example, trace=trace,
+                           check_hint=check_hint, diagnosed=diagnosed)
     if kind == "not started" and not trace:
         report.longrepr = f"{ex.id}: not started (`{ex.name}` still raises NotImplementedError)"
     else:
@@ -225,8 +315,9 @@ def classify(
 
 
 def _is_stub_raise(exc: BaseException) -> bool:
-    """True when the NotImplementedError is the stub's own ``raise`` (nothing to show)."""
-    return bool(exc.args) and isinstance(exc.args[0], str) and exc.args[0].startswith("day")
+    """True when the NotImplementedError is a stub's own ``raise NotImplementedError("<id>")``
+    (any other NotImplementedError is the student's: a failure, not "not started")."""
+    return bool(exc.args) and isinstance(exc.args[0], str) and exc.args[0] in registry.by_id()
 
 
 def _problem_text(exc: BaseException, *, from_student: bool) -> str:
@@ -237,8 +328,9 @@ def _problem_text(exc: BaseException, *, from_student: bool) -> str:
     if isinstance(exc, AssertionError) and str(exc):
         return str(exc)
     if from_student:
-        return f"Your code raised {type(exc).__name__}: {truncate(str(exc), 800)}"
+        return f"Your code raised {type(exc).__name__}: {truncate(student_message(exc), 800)}"
     return (
         f"The check raised {type(exc).__name__} while using what your code returned: "
-        f"{truncate(str(exc), 800)} (is the return value of the documented type and shape?)"
+        f"{truncate(student_message(exc), 800)} (is the return value of the documented type and "
+        "shape?)"
     )

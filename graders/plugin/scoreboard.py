@@ -2,11 +2,13 @@
 
 Status rules (SPEC section 2):
 - ``error``: the student's module could not be imported;
-- ``not started``: nothing passed and the code still raises NotImplementedError;
+- ``not started``: every check that ran failed on the stub's own ``NotImplementedError("<id>")``;
 - ``passed``: every assessed check passed (checks not assessed here cost nothing);
-- ``failed``: anything else.
+- ``failed``: anything else (a ``NotImplementedError`` raised for one case is a failure).
 
-Points: an exercise's points are split evenly over its assessed checks.
+Points: an exercise's points are split evenly over its assessed checks (:data:`CREDIT_RULE`).
+Only exercises with at least one check that ran are on the board (``--collect-only``, ``-x``
+stopping early, ``-k`` selecting nothing); the others are listed in :attr:`Scoreboard.not_run`.
 """
 
 from __future__ import annotations
@@ -21,6 +23,10 @@ from graders.core.outcomes import ItemResult
 STATUSES = ("passed", "failed", "not started", "error")
 _SYMBOL = {"passed": "✔", "failed": "✘", "not started": "·", "error": "!"}
 _COLOUR = {"passed": "green", "failed": "red", "not started": "yellow", "error": "red"}
+
+#: How partial credit is counted, printed under the board.
+CREDIT_RULE = ("Points: an exercise's points are shared equally by its checks; you earn the share "
+               "of each check that passed (not started and error earn 0).")
 
 
 @dataclass
@@ -49,6 +55,7 @@ class ExerciseScore:
 @dataclass
 class Scoreboard:
     scores: list[ExerciseScore]
+    not_run: list[str] = field(default_factory=list)  # selected exercises none of whose checks ran
 
     @property
     def points(self) -> float:
@@ -82,6 +89,7 @@ class Scoreboard:
             },
             "points": self.points,
             "max_points": self.max_points,
+            "not_run": list(self.not_run),
         }
 
 
@@ -90,7 +98,8 @@ def _status(checks: list[Any]) -> str:
         return "error"
     assessed = [c for c in checks if c.outcome != "not assessed"]
     passed = [c for c in assessed if c.outcome == "passed"]
-    if not passed and any(c.kind == "not started" for c in checks):
+    failed = [c for c in assessed if c.outcome == "failed"]
+    if not passed and failed and all(c.kind == "not started" for c in failed):
         return "not started"
     if len(passed) == len(assessed) and all(c.outcome != "not run" for c in checks):
         return "passed"
@@ -107,9 +116,13 @@ def build(owners: dict[str, str], results: dict[str, Any]) -> Scoreboard:
             res = ItemResult(exercise=ex_id, outcome="not run", kind="failure")
         grouped.setdefault(ex_id, []).append(res)
     scores: list[ExerciseScore] = []
+    not_run: list[str] = []
     for ex in registry.exercises():
         checks = grouped.get(ex.id)
         if not checks:
+            continue
+        if all(c.outcome == "not run" for c in checks):
+            not_run.append(ex.id)
             continue
         status = _status(checks)
         assessed = [c for c in checks if c.outcome != "not assessed"]
@@ -118,17 +131,39 @@ def build(owners: dict[str, str], results: dict[str, Any]) -> Scoreboard:
         if status in ("not started", "error"):
             points = 0.0
         scores.append(ExerciseScore(table[ex.id], status, round(points, 4), checks))
-    return Scoreboard(scores)
+    return Scoreboard(scores, not_run)
 
 
 def _fmt(x: float) -> str:
     return f"{x:g}"
 
 
-def render_terminal(board: Scoreboard, tr: Any, *, target: Path) -> None:
-    """Print the scoreboard at the end of a pytest run."""
+def _note(s: ExerciseScore) -> str:
+    """What the status alone does not say: checks not assessed here, checks that did not run."""
+    notes = []
+    if s.not_assessed:
+        reasons = ", ".join(s.not_assessed)
+        lead = "passed; " if s.status == "passed" else ""
+        count = sum(c.outcome == "not assessed" for c in s.checks)
+        checks = "check" if count == 1 else f"{count} checks"
+        notes.append(f"{lead}{checks} not run here ({reasons}), costs no points")
+    skipped = sum(c.outcome == "not run" for c in s.checks)
+    if skipped:
+        notes.append(f"{skipped} of {len(s.checks)} checks did not run")
+    return f"  ({'; '.join(notes)})" if notes else ""
+
+
+def render_terminal(board: Scoreboard, tr: Any, *, target: Path, stopped: str = "") -> None:
+    """Print the scoreboard at the end of a pytest run.
+
+    ``stopped`` says why some selected checks did not run (``--collect-only``, ``-x``...).
+    """
     tr.write_sep("=", "Deep Learning Drills: scoreboard", bold=True)
     tr.write_line(f"graded: {target}")
+    if not board.scores:
+        why = f" ({stopped})" if stopped else ""
+        tr.write_line(f"No check ran{why}, so nothing was scored.")
+        return
     width = max((len(s.exercise.id) for s in board.scores), default=20)
     for day, scores in board.by_day().items():
         tr.write_line("")
@@ -138,8 +173,7 @@ def render_terminal(board: Scoreboard, tr: Any, *, target: Path) -> None:
             tr.write(f"{s.exercise.id:<{width}}  ")
             tr.write(f"{s.status:<12}", **mark)
             tr.write(f"{_fmt(s.points):>6} / {_fmt(s.max_points):<4}")
-            extra = f"  ({'; '.join('not assessed: ' + r for r in s.not_assessed)})" if s.not_assessed else ""
-            tr.write_line(f"  {s.exercise.title}{extra}")
+            tr.write_line(f"  {s.exercise.title}{_note(s)}")
         got = sum(s.points for s in scores)
         top = sum(s.max_points for s in scores)
         done = sum(s.status == "passed" for s in scores)
@@ -151,3 +185,9 @@ def render_terminal(board: Scoreboard, tr: Any, *, target: Path) -> None:
     if len(board.by_day()) > 1:
         tr.write_line("")
         tr.write_line(f"   total: {_fmt(round(board.points, 2))} / {_fmt(board.max_points)} points", bold=True)
+    tr.write_line("")
+    tr.write_line(CREDIT_RULE)
+    if board.not_run:
+        why = f" ({stopped})" if stopped else ""
+        tr.write_line(f"Only the exercises whose checks ran are listed: {len(board.not_run)} selected "
+                      f"exercise(s) did not run{why}.")

@@ -146,7 +146,7 @@ def _note(s: ExerciseScore) -> str:
         lead = "passed; " if s.status == "passed" else ""
         count = sum(c.outcome == "not assessed" for c in s.checks)
         checks = "check" if count == 1 else f"{count} checks"
-        notes.append(f"{lead}{checks} not run here ({reasons}), costs no points")
+        notes.append(f"{lead}{checks} not run here, at no cost: {reasons}")
     skipped = sum(c.outcome == "not run" for c in s.checks)
     if skipped:
         notes.append(f"{skipped} of {len(s.checks)} checks did not run")

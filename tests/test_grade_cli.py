@@ -221,7 +221,7 @@ def test_every_submission_keeps_its_own_feedback_file(tmp_path):
     _grade(*(str(tmp_path / "subs" / n) for n in names), "--out", str(out), "--no-fork-server")
     with (out / "grades.csv").open() as fh:
         header, *rows = list(csv.reader(fh))
-    assert header[-2:] == ["flags", "feedback"]
+    assert header[-3:] == ["flags", "review", "feedback"]
     files = {r[0]: r[-1] for r in rows}
     assert sorted(files) == sorted(["a b", "a_b", "victim", "victim!", feedback_name("a b")[:-4],
                                     "alice-2", "alice", "alice-3"])

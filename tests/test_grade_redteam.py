@@ -58,7 +58,7 @@ def test_every_submission_and_exercise_appears_in_every_report(graded):
         assert set(graded["json"][name]["exercises"]) == {HOSTILE, HONEST}
         assert (graded["out"] / "feedback" / f"{name}.txt").exists()
     header = next(csv.reader((graded["out"] / "grades.csv").open()))
-    assert header == ["submission", HOSTILE, HONEST, "day1", "total", "flags", "feedback"]
+    assert header == ["submission", HOSTILE, HONEST, "day1", "total", "flags", "review", "feedback"]
     html = (graded["out"] / "summary.html").read_text()
     assert all(name in html for name in names if graded["json"][name]["flags"])
 
@@ -68,6 +68,16 @@ def test_the_honest_submissions_get_full_marks_and_no_flag(graded):
         if kind == "honest":
             assert graded["rows"][name]["total"] == "3", graded["json"][name]
             assert graded["rows"][name]["flags"] == ""
+            assert graded["rows"][name]["review"] == ""
+
+
+def test_the_static_review_reaches_the_instructor(graded):
+    """Is what the static review found listed, with file and line, in grades.csv and summary.html?"""
+    reviewed = {name: row["review"] for name, row in graded["rows"].items() if row["review"]}
+    assert len(reviewed) >= len(hostile.CHEATS) // 2, sorted(graded["rows"])
+    assert all(":" in text and "day1/" in text for text in reviewed.values()), reviewed
+    html = (graded["out"] / "summary.html").read_text()
+    assert 'id="review"' in html and all(name in html for name in reviewed)
 
 
 @pytest.mark.parametrize("name", sorted(hostile.CHEATS))

@@ -86,7 +86,8 @@ def _num(x: float) -> str:
 def write_grades_csv(rows: list[Row], path: Path, *, roster: Roster | None, files: dict[str, str]) -> None:
     """grades.csv with the course's columns: roster columns after ``submission``, then points
     per exercise and day, ``raw``, ``late``, ``penalty``, ``final``, ``total``, ``status``,
-    ``overrides``, ``flags`` and ``feedback``."""
+    ``overrides``, ``flags``, ``review`` (what the static review found, for the instructor to
+    read) and ``feedback``."""
     records = [row.record for row in rows if row.record is not None]
     ids = exercise_ids(records)
     days = day_names(ids)
@@ -94,7 +95,7 @@ def write_grades_csv(rows: list[Row], path: Path, *, roster: Roster | None, file
     fh = io.StringIO(newline="")
     w = csv.writer(fh)
     w.writerow(["submission", *people, *ids, *days, "raw", "late", "penalty", "final", "total",
-                "status", "overrides", "flags", "feedback"])
+                "status", "overrides", "flags", "review", "feedback"])
     for row in rows:
         r = row.record
         w.writerow([
@@ -104,7 +105,8 @@ def write_grades_csv(rows: list[Row], path: Path, *, roster: Roster | None, file
             *((_num(r["days"].get(d, 0.0)) if r else "0") for d in days),
             _num(row.raw), row.lateness.describe(), _num(row.penalty), _num(row.final), _num(row.final),
             row.status, " | ".join(a.describe() for a in row.overrides),
-            " | ".join(r["flags"]) if r else "", files.get(row.submission, ""),
+            " | ".join(r["flags"]) if r else "", " | ".join(r.get("review", [])) if r else "",
+            files.get(row.submission, ""),
         ])
     atomic.write(path, fh.getvalue())
 

@@ -33,7 +33,7 @@ def write_csv(results: list[dict], path: Path) -> None:
     days = day_names(ids)
     fh = io.StringIO(newline="")
     w = csv.writer(fh)
-    w.writerow(["submission", *ids, *days, "total", "flags", "feedback"])
+    w.writerow(["submission", *ids, *days, "total", "flags", "review", "feedback"])
     files = feedback_names([r["submission"] for r in results])
     for r in results:
         w.writerow([
@@ -42,6 +42,7 @@ def write_csv(results: list[dict], path: Path) -> None:
             *(_num(r["days"].get(d, 0.0)) for d in days),
             _num(r["total"]),
             " | ".join(r["flags"]),
+            " | ".join(r.get("review", [])),
             files[r["submission"]],
         ])
     atomic.write(path, fh.getvalue())

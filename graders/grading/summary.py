@@ -35,6 +35,14 @@ img{max-width:100%}</style></head>
 {% for r in flagged %}<tr><td><a href="feedback/{{ files[r.submission]|urlencode }}">{{ r.submission }}</a></td><td>{{ "%g"|format(r.total) }}</td>
 <td><ul>{% for f in r.flags %}<li>{{ f }}</li>{% endfor %}</ul></td></tr>
 {% endfor %}</table>{% else %}<p id="flagged">No submission was flagged.</p>{% endif %}
+<h2>For review</h2>
+<p>What the static review found in the code, before it ran: constructs that reach into the
+grader or hide what runs (frames, <code>exec</code>, <code>torch.library</code>...). They cost no
+points; read the lines and decide (an override clears or sets points).</p>
+{% if reviewed %}<table id="review"><tr><th>submission</th><th>found</th></tr>
+{% for r in reviewed %}<tr><td><a href="feedback/{{ files[r.submission]|urlencode }}">{{ r.submission }}</a></td>
+<td><ul>{% for f in r.review %}<li>{{ f }}</li>{% endfor %}</ul></td></tr>
+{% endfor %}</table>{% else %}<p id="review">Nothing to review.</p>{% endif %}
 <h2>Slowest checks</h2>
 <table id="slowest"><tr><th>seconds</th><th>submission</th><th>check</th></tr>
 {% for t in slowest %}<tr><td>{{ "%.2f"|format(t[0]) }}</td><td>{{ t[1] }}</td><td>{{ t[2] }}</td></tr>
@@ -107,6 +115,7 @@ def render_summary(results: list[dict], timings: list[tuple[float, str, str]], i
         results=results, exercises=ids, exercise_rows=rows, max_total=max_total,
         mean=sum(r["total"] for r in results) / n,
         flagged=[r for r in results if r["flags"]], slowest=timings[:15],
+        reviewed=[r for r in results if r.get("review")],
         files=files if files is not None else feedback_names([r["submission"] for r in results]),
         distribution=distribution, pass_rates=pass_rates, isolation=isolation,
     )

@@ -31,7 +31,7 @@ import torch
 
 from graders.checks.failures import DrillsFailure, fail, not_assessed
 from graders.core.paths import is_student_path
-from graders.forbid import forbidden_calls, source_uses  # noqa: F401  (re-exported)
+from graders.forbid import forbidden_calls  # noqa: F401  (re-exported)
 
 __all__ = [
     "DrillsFailure",
@@ -44,7 +44,6 @@ __all__ = [
     "forbidden_calls",
     "not_assessed",
     "plain",
-    "source_uses",
 ]
 
 
@@ -441,14 +440,14 @@ def _subject(what: str) -> tuple[str, str]:
     return text, ""
 
 
-def _refail(exc: DrillsFailure, *, lead: str, advice: str, hint: str) -> None:
-    """Fail with a comparison's message composed with its context, advice and hint."""
-    __tracebackhide__ = True
+def _compose_failure(exc: DrillsFailure, *, lead: str, advice: str, hint: str) -> None:
+    """Give a comparison's failure its context, advice and hint (the same exception, raised on
+    from where it was raised: hypothesis tells failures apart by where they come from)."""
     message = str(exc)
     if lead:
         message = message[:1].upper() + message[1:]
-    text = " ".join(part.strip() for part in (lead, message, advice) if part.strip())
-    raise DrillsFailure(text, hint=hint, diagnosed=bool(advice)) from None
+    exc.args = (" ".join(part.strip() for part in (lead, message, advice) if part.strip()),)
+    exc.hint, exc.diagnosed = hint, bool(advice)
 
 
 def _where(flat_index: int, shape: tuple[int, ...]) -> tuple[int, ...]:
@@ -516,7 +515,8 @@ def assert_close(
         _assert_close(g, e, rtol=rtol, atol=a, what=name, check_dtype=check_dtype,
                       check_device=check_device, equal_nan=equal_nan)
     except DrillsFailure as exc:
-        _refail(exc, lead=lead, advice=advice, hint=hint)
+        _compose_failure(exc, lead=lead, advice=advice, hint=hint)
+        raise
 
 
 def _assert_close(got: Any, expected: Any, *, rtol, atol, what: str, check_dtype: bool,
@@ -674,7 +674,8 @@ def assert_equal(got: Any, expected: Any, *, what: str = "your function", advice
     try:
         _assert_equal(got, expected, what=name)
     except DrillsFailure as exc:
-        _refail(exc, lead=lead, advice=advice, hint=hint)
+        _compose_failure(exc, lead=lead, advice=advice, hint=hint)
+        raise
 
 
 def _assert_equal(got: Any, expected: Any, *, what: str) -> None:

@@ -52,7 +52,8 @@ class Mistake:
 
 
 def common_mistakes(records: list[dict], ids: list[str], top: int = 5) -> dict[str, list[Mistake]]:
-    """``{exercise: its most common mistakes}``, most frequent first (``top`` at most)."""
+    """``{exercise: its most common mistakes}``, most frequent first (``top`` at most); the share
+    is of the whole class, and an exercise not started is no mistake."""
     n = len(records)
     out: dict[str, list[Mistake]] = {}
     for ex_id in ids:
@@ -60,8 +61,8 @@ def common_mistakes(records: list[dict], ids: list[str], top: int = 5) -> dict[s
         checks: dict[str, set[str]] = {}
         for r in records:
             entry = r["exercises"].get(ex_id)
-            if entry is None:
-                continue
+            if entry is None or entry["status"] == "not started":
+                continue  # not a mistake: the work is not there (the heat map shows it)
             seen = set()
             for c in entry.get("checks", []):
                 if c["outcome"] != "failed":

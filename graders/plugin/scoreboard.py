@@ -19,6 +19,7 @@ from typing import Any
 
 from graders.core import registry
 from graders.core.outcomes import ItemResult
+from graders.core.points import fold
 
 STATUSES = ("passed", "failed", "not started", "error")
 _SYMBOL = {"passed": "✔", "failed": "✘", "not started": "·", "error": "!"}
@@ -93,19 +94,6 @@ class Scoreboard:
         }
 
 
-def _status(checks: list[Any]) -> str:
-    if any(c.kind == "error" for c in checks):
-        return "error"
-    assessed = [c for c in checks if c.outcome != "not assessed"]
-    passed = [c for c in assessed if c.outcome == "passed"]
-    failed = [c for c in assessed if c.outcome == "failed"]
-    if not passed and failed and all(c.kind == "not started" for c in failed):
-        return "not started"
-    if len(passed) == len(assessed) and all(c.outcome != "not run" for c in checks):
-        return "passed"
-    return "failed"
-
-
 def build(owners: dict[str, str], results: dict[str, Any]) -> Scoreboard:
     """Fold ``results`` (node id -> ItemResult) of the selected tests (``owners``) per exercise."""
     table = registry.by_id()
@@ -124,13 +112,8 @@ def build(owners: dict[str, str], results: dict[str, Any]) -> Scoreboard:
         if all(c.outcome == "not run" for c in checks):
             not_run.append(ex.id)
             continue
-        status = _status(checks)
-        assessed = [c for c in checks if c.outcome != "not assessed"]
-        passed = sum(c.outcome == "passed" for c in assessed)
-        points = ex.points * passed / len(assessed) if assessed else ex.points
-        if status in ("not started", "error"):
-            points = 0.0
-        scores.append(ExerciseScore(table[ex.id], status, round(points, 4), checks))
+        status, points = fold(ex.points, checks)  # the one rule: graders.core.points
+        scores.append(ExerciseScore(table[ex.id], status, points, checks))
     return Scoreboard(scores, not_run)
 
 

@@ -18,6 +18,7 @@ reported only when it holds something else than what the standard library would 
 
 from __future__ import annotations
 
+import _signal
 import os
 import sys
 from collections.abc import Callable, Iterable
@@ -585,9 +586,13 @@ def _torch_settings(torch: ModuleType) -> list:
 
 
 def _signal_functions() -> tuple[Callable, Callable]:
-    import _signal
+    """The built-in signal functions as they were when this module was imported (before the
+    guard wrapped them: asking the guard's vault 64 times per check cost milliseconds)."""
+    return _REAL_SIGNAL, _REAL_GETSIGNAL
 
-    return _signal.signal, _signal.getsignal
+
+#: Taken once, when this module is imported (before the sandbox installs its guard).
+_REAL_SIGNAL, _REAL_GETSIGNAL = _signal.signal, _signal.getsignal
 
 
 def _put_filters(v: object) -> None:

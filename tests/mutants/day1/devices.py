@@ -2,7 +2,7 @@
 
 import torch
 
-from graders.testing import mutant
+from graders.testing import alternative, mutant
 
 
 @mutant("day1.devices.pick_device", expect=r"cuda:0|expected device|RuntimeError")
@@ -68,3 +68,14 @@ def cuda_wins_over_preference(prefer=None):
     if prefer is not None and torch.device(prefer).type == "cuda":
         raise RuntimeError("CUDA is not available")
     return torch.device("cpu")
+
+
+@alternative("day1.devices.pick_device")
+def pick_device_through_a_device_object(prefer=None):
+    """Builds the device first and asks it for its type (another legal way to read a preference)."""
+    if prefer is None:
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    device = prefer if isinstance(prefer, torch.device) else torch.device(prefer)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise RuntimeError(f"{device} asked for, but CUDA is not available")
+    return device

@@ -3,7 +3,7 @@
 import torch
 from torch.utils.data import DataLoader, Dataset, Subset
 
-from graders.testing import mutant
+from graders.testing import alternative, mutant
 
 
 @mutant("day3.data.ArrayDataset", expect=r"dtype|as given")
@@ -215,3 +215,32 @@ def flip_crop_one_offset_for_both(image, padding, generator):
     offset = int(torch.randint(0, 2 * padding + 1, (), generator=generator))
     padded = torch.nn.functional.pad(image, (padding, padding, padding, padding))
     return padded[:, offset:offset + h, offset:offset + w].clone()
+
+
+@alternative("day3.data.ArrayDataset")
+class ArrayDatasetOfPairs(Dataset):
+    """Keeps a list of (image, label) pairs made by iterating (views, no copies of the data)."""
+
+    def __init__(self, images, labels, transform=None):
+        if len(images) != len(labels):
+            raise ValueError(f"{len(images)} images but {len(labels)} labels")
+        self.pairs = list(zip(images, labels))
+        self.transform = transform
+
+    def __len__(self):
+        return len(self.pairs)
+
+    def __getitem__(self, index):
+        image, label = self.pairs[index]
+        return (image if self.transform is None else self.transform(image)), label
+
+
+@alternative("day3.data.random_flip_crop")
+def flip_crop_with_one_randint_for_both_offsets(image, padding, generator):
+    """Both offsets from one randint call of two values (independent), the flip from a coin."""
+    if int(torch.randint(0, 2, (), generator=generator)):
+        image = image.flip(-1)
+    _, h, w = image.shape
+    top, left = torch.randint(0, 2 * padding + 1, (2,), generator=generator).tolist()
+    padded = torch.nn.functional.pad(image, (padding,) * 4)
+    return padded[:, top:top + h, left:left + w].clone()

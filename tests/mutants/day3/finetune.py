@@ -5,7 +5,7 @@ import torch.nn.functional as F
 from torch import nn
 from torchvision.ops import FrozenBatchNorm2d
 
-from graders.testing import mutant
+from graders.testing import alternative, mutant
 
 
 def _swap_bn(module):
@@ -134,3 +134,39 @@ def finetune_returns_train_mode(model, loader, epochs, lr):
 def finetune_one_epoch_only(model, loader, epochs, lr):
     params = [p for p in model.parameters() if p.requires_grad]
     return _train(model, loader, 1, lr / 10, params)
+
+
+class _AlwaysEval(nn.Module):
+    """Wraps a batch norm layer so that it stays in eval mode (statistics used, never updated)."""
+
+    def __init__(self, bn):
+        super().__init__()
+        self.bn = bn.eval()
+
+    def train(self, mode=True):
+        super().train(mode)
+        self.bn.eval()
+        return self
+
+    def forward(self, x):
+        return self.bn(x)
+
+
+@alternative("day3.finetune.prepare_for_finetuning")
+def prepare_by_keeping_bn_in_eval(model, num_classes, head="fc", freeze_bn=True):
+    """Freezes batch norm by overriding train() instead of FrozenBatchNorm2d (the docstring
+    allows both); the state_dict keys change (bn -> bn.bn), which the docstring does not pin."""
+    for p in model.parameters():
+        p.requires_grad_(False)
+    if freeze_bn:
+        def wrap(module):
+            for name, child in module.named_children():
+                if isinstance(child, nn.BatchNorm2d):
+                    setattr(module, name, _AlwaysEval(child))
+                else:
+                    wrap(child)
+        wrap(model)
+    old = getattr(model, head)
+    new = nn.Linear(old.in_features, num_classes, device=old.weight.device, dtype=old.weight.dtype)
+    setattr(model, head, new)
+    return [new.weight, new.bias]

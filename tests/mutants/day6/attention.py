@@ -6,7 +6,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from graders.testing import mutant
+from graders.testing import alternative, mutant
 
 
 def _attend(q, k, v, mask=None, causal=False, scale=None, causal_diagonal=0, mask_mode="fill"):
@@ -153,3 +153,18 @@ class IgnoresCausal(_Base):
         q, k, v = qkv.permute(2, 0, 3, 1, 4)
         out = _attend(q, k, v)
         return self.out_proj(out.transpose(1, 2).reshape(b, t, e))
+
+
+@alternative("day6.attention.scaled_dot_product_attention")
+def softmax_written_out_with_a_shift(q, k, v, mask=None, causal=False):
+    """The softmax by hand, each row shifted by its largest allowed score (no overflow)."""
+    if mask is not None and causal:
+        raise ValueError("give a mask or causal=True, not both")
+    scores = q @ k.transpose(-2, -1) / math.sqrt(q.shape[-1])
+    if causal:
+        mask = torch.ones(q.shape[-2], k.shape[-2], dtype=torch.bool, device=q.device).tril()
+    if mask is not None:
+        scores = scores.masked_fill(~mask, float("-inf")) if mask.dtype == torch.bool else scores + mask
+    shifted = scores - scores.amax(-1, keepdim=True).detach()
+    weights = shifted.exp()
+    return weights / weights.sum(-1, keepdim=True) @ v

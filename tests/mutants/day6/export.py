@@ -4,7 +4,7 @@ import os
 
 import torch
 
-from graders.testing import mutant
+from graders.testing import alternative, mutant
 
 
 @mutant("day6.export.export_torchscript", expect=r"traced|torch\.jit\.script")
@@ -33,3 +33,13 @@ def dynamic_shapes_by_name_x(model, example):
 def returns_the_module(model, example):
     batch = torch.export.Dim("batch", min=2)
     return torch.export.export(model, (example,), dynamic_shapes=({0: batch},)).module()
+
+
+@alternative("day6.export.export_program")
+def dynamic_shapes_by_the_forward_argument_name(model, example):
+    """Names the input as forward() names it, read from its signature."""
+    import inspect
+
+    name = next(iter(inspect.signature(model.forward).parameters))
+    batch = torch.export.Dim("batch", min=2)
+    return torch.export.export(model, (example,), dynamic_shapes={name: {0: batch}})

@@ -67,8 +67,6 @@ _PYTHON_KEYS = tuple(
 _from_numpy = torch.from_numpy
 _default_tolerances = None  # bound on first use (torch.testing is imported lazily)
 
-_np_array = np.array
-_np_asarray = np.asarray
 _np_isnan = np.isnan
 _np_isinf = np.isinf
 _np_abs = np.abs
@@ -82,7 +80,6 @@ _np_array_equal = np.array_equal
 _np_errstate = np.errstate
 _np_float64 = np.float64
 _np_complex128 = np.complex128
-_np_int64 = np.int64
 _np_generic = np.generic
 _np_ndarray = np.ndarray
 _np_bool = np.bool_
@@ -95,7 +92,6 @@ _np_all = np.all
 _np_isclose = np.isclose
 _nd_copy = np.ndarray.copy
 _nd_view = np.ndarray.view
-_nd_tolist = np.ndarray.tolist
 
 _NUMPY_DTYPES = frozenset({
     torch.float16, torch.float32, torch.float64, torch.complex64, torch.complex128, torch.bool,

@@ -1056,14 +1056,6 @@ def _local_busy(local) -> bool:
     return _dict_get(local.__dict__, "busy", False) is True
 
 
-def _asks_for_frame(frame) -> bool:
-    """True when what ``frame`` is running names a frame: the instruction it is at, or one of the
-    few names it loaded just before (``sys._getframe(1)``, ``tb.tb_frame``, ``getattr(gen,
-    "gi_frame")``). Grader code that drops an object, compares or prints it names none: when
-    such code is the caller, the frame was asked for by built-in callables chained together."""
-    return _asks_for(frame, ("frame",))
-
-
 def _asks_for(frame, words: tuple[str, ...], window: int = 6) -> bool:
     """True when what ``frame`` is doing names one of ``words``: the function its current call
     calls (``sys._getframe(1)``, ``atexit.register(f)``), the attribute it reads

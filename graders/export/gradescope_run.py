@@ -130,6 +130,7 @@ def results(days: list[str], record: dict, found: list[str], seconds: float) -> 
 
 def main(argv: list[str] | None = None) -> int:
     """Grade ``ROOT/submission`` for the exported days and write ``ROOT/results/results.json``."""
+    from graders.grading import atomic
     from graders.grading.engine import Grader
 
     parser = argparse.ArgumentParser(prog="gradescope_run")
@@ -148,9 +149,7 @@ def main(argv: list[str] | None = None) -> int:
                 protected=[root / "results", root / "submission"]) as grader:
         record = grader.grade("submission", files, days=days)
     data = results(days, record, found, time.monotonic() - start)
-    tmp = out.with_name(out.name + ".part")
-    tmp.write_text(json.dumps(data, indent=1) + "\n", encoding="utf-8")
-    os.replace(tmp, out)
+    atomic.write(out, json.dumps(data, indent=1) + "\n")  # never through what the code put there
     print(data["output"])
     return 0
 

@@ -32,8 +32,8 @@ from typing import Any
 
 import torch
 
-from graders.core import paths, runtime
 from graders.checks.golden_codec import Unrecordable, decode, encode, key, tensor_leaves
+from graders.core import paths, runtime
 
 RECORD_ENV = "DRILLS_RECORD_GOLDEN"
 GOLDEN_DIR = paths.GOLDEN_DIR

@@ -20,6 +20,7 @@ from pathlib import Path
 
 from graders.core import paths
 from graders.core.paths import REGISTRY_FILE
+
 TAGS = frozenset({"speed", "gpu", "train", "forbid"})
 
 

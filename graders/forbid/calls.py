@@ -10,8 +10,16 @@ import torch
 
 from graders.forbid import tables
 from graders.forbid.observers import (
-    HIDDEN_MODES, HIDDEN_THREAD, MODE_SWITCH_CODES, MODE_SWITCHES, OP_CALL_CODES, THREAD_STARTS,
-    AtenObserver, TorchObserver, called_by_library, library_frame,
+    HIDDEN_MODES,
+    HIDDEN_THREAD,
+    MODE_SWITCH_CODES,
+    MODE_SWITCHES,
+    OP_CALL_CODES,
+    THREAD_STARTS,
+    AtenObserver,
+    TorchObserver,
+    called_by_library,
+    library_frame,
 )
 from graders.forbid.spec import Spec
 

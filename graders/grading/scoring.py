@@ -13,9 +13,9 @@ from __future__ import annotations
 from typing import Any
 
 from graders.core import points, registry
-from graders.plugin import scoreboard
-from graders.grading.review import review
 from graders.core.outcomes import ItemResult
+from graders.grading.review import review
+from graders.plugin import scoreboard
 
 
 def _item(exercise: str, rec: dict) -> ItemResult:

@@ -14,8 +14,8 @@ from rich.console import Console
 from rich.table import Table
 
 from graders.core import registry, sources
-
 from graders.learner import progress
+
 STYLE = {"passed": "green", "failed": "red", "not started": "yellow", "error": "bold red"}
 MARK = {"passed": "✔", "failed": "✘", "not started": "·", "error": "!"}
 HINTS_FILE = progress.STATE_DIR / "hints.json"

@@ -21,8 +21,7 @@ import tempfile
 from pathlib import Path
 
 from graders.core import paths, registry, runtime
-from graders.release import files
-from graders.release import tree
+from graders.release import files, tree
 
 FIXED_MTIME = 315532800  # 1980-01-01, the earliest time a zip archive can hold
 #: Left out of every student kit besides the instructor verbs of the command.

@@ -25,7 +25,7 @@ GRADERS = ROOT / "graders"
 ROOMS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("core", ("graders.core",)),
     ("authoring", ("graders.checks", "graders.forbid", "graders.speed", "graders.gpu",
-                   "graders.strategies", "graders.profiles", "graders.testing")),
+                   "graders.strategies", "graders.profiles", "graders.testing", "graders.budget")),
     ("plugin", ("graders.plugin",)),
     ("learner", ("graders.learner",)),
     ("release", ("graders.release",)),
@@ -37,7 +37,7 @@ ROOMS: tuple[tuple[str, tuple[str, ...]], ...] = (
 )
 #: What grader tests may import: the authoring API, the facade and their day's helpers.
 AUTHORING_API = ("graders", "graders.checks", "graders.forbid", "graders.speed", "graders.gpu",
-                 "graders.strategies", "graders.profiles", "graders.testing")
+                 "graders.strategies", "graders.profiles", "graders.testing", "graders.budget")
 MAX_LINES = 300
 #: Modules another change may split; until then they may be longer.
 LONG_FOR_NOW = ("graders.grading.guard", "graders.grading.tamper", "graders.grading.review")

@@ -13,6 +13,7 @@ from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
 from graders import student
+from graders.budget import spent
 from graders.checks import close_values, equal_values, fail
 
 mod = student("day3.finetune")
@@ -218,6 +219,7 @@ def test_finetune_reaches_90_percent_on_new_digits():
     start = time.process_time()  # one torch thread, as in every grader test
     out = mod.finetune(model, loader, 30, 1e-2)
     cpu = time.process_time() - start
+    spent("finetune", cpu, 60)
     if out is not model:
         fail("finetune must return the same model object it trained.")
     if model.training:

@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from torchvision.models.resnet import BasicBlock as TVBasicBlock
 
 from graders import student
+from graders.budget import spent
 from graders.checks import assert_close, fail
 from graders.profiles import examples
 
@@ -150,6 +151,7 @@ def test_train_digits_cnn_reaches_97_percent():
     start = time.process_time()  # one torch thread, as in every grader test
     model = mod.train_digits_cnn(seed=0)
     cpu = time.process_time() - start
+    spent("train_digits_cnn(seed=0)", cpu, 120)
     if not isinstance(model, torch.nn.Module):
         fail(f"train_digits_cnn returned {type(model).__name__}; expected the trained nn.Module.")
     if model.training:

@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from torch import nn
 
 from graders import student
+from graders.budget import spent
 from graders.checks import fail
 from graders.profiles import examples
 
@@ -129,6 +130,7 @@ def test_train_sentiment_reaches_the_bar():
     start = time.process_time()  # one torch thread, as in every grader test
     result = mod.train_sentiment(seed=0)
     cpu = time.process_time() - start
+    spent("train_sentiment(seed=0)", cpu, CPU_BUDGET_S)
     if not isinstance(result, tuple) or len(result) != 2:
         fail(f"train_sentiment returned {type(result).__name__}; expected (model, vocab).")
     model, vocab = result

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import pytest
 
-from graders import profiles
+from graders import budget, profiles
 
 from graders.core import registry, runtime
 from graders.core.outcomes import ItemResult
@@ -314,6 +314,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
     if report.when == "call" or report.outcome != "passed":
         res.duration += report.duration
         feedback.classify(item, call, report, res, registry.by_id()[ex_id])
+        res.feedback = budget.noted(item.nodeid, res.feedback)  # a training check's CPU budget used
     return report
 
 

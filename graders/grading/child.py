@@ -81,7 +81,9 @@ class RunResult:
 def command(kit: KitCopy, tree: Path, days: list[str], exercises: list[str], profile: str,
             per_test: float, collect_only: bool = False, hint_command: bool = True) -> list[str]:
     """The pytest command line of a grading process."""
-    cmd = [sys.executable, "-m", "pytest", "-p", "graders.grading.sandbox", "-p", "no:cacheprovider",
+    # the plugins a grading process uses, named: no scan of every installed package's metadata
+    cmd = [sys.executable, "-m", "pytest", "--disable-plugin-autoload", "-p", "pytest_timeout",
+           "-p", "_hypothesis_pytestplugin", "-p", "graders.grading.sandbox", "-p", "no:cacheprovider",
            "-q", "--no-header", "-W", "ignore::pytest.PytestAssertRewriteWarning",
            "-c", str(kit.root / "pyproject.toml"), "--rootdir", str(kit.root)]
     cmd += [str(kit.root / "exercises" / d) for d in days]
@@ -156,9 +158,10 @@ def _made(path: Path, made: list[tuple[int, Path]]) -> tuple[int, list]:
 
 
 def _watch(pid: int, server: Any, channel: int, nonce: str, wall: float, test_wall: float) -> RunResult:
-    """Wait for the process, following its channel; kill it past ``wall`` in all or past
-    ``test_wall`` in one check (a check can outlive its own timeout: code that swallows the
-    timeout, or hypothesis replaying a hanging example). A server that ends, is stopped, or
+    """Wait for the process, following its channel; end it once it reported that it is done
+    (what it would still do is pytest's summary, which nobody reads); kill it past ``wall`` in
+    all or past ``test_wall`` in one check (a check can outlive its own timeout: code that
+    swallows the timeout, or hypothesis replaying a hanging example). A server that ends, is stopped, or
     does not report the end of a killed process within a minute, is lost."""
     from graders.grading.forkserver import ServerLost
 
@@ -167,7 +170,7 @@ def _watch(pid: int, server: Any, channel: int, nonce: str, wall: float, test_wa
     result = RunResult()
     try:
         while True:
-            rc = server.poll(0.25)
+            rc = server.poll(0.1)
             if rc is not None:
                 result.returncode = rc
                 break
@@ -176,6 +179,11 @@ def _watch(pid: int, server: Any, channel: int, nonce: str, wall: float, test_wa
             _read_channel(channel, nonce, seen)
             if seen.started != current:
                 current, since = seen.started, now
+            if seen.done:  # every result is in: what is left is pytest's summary, read by nobody
+                _kill(pid)
+                result.returncode = server.poll(60)
+                result.server_lost = result.returncode is None
+                break
             if now > deadline or (current is not None and now - since > test_wall):
                 result.timed_out = now > deadline
                 result.test_timed_out = not result.timed_out

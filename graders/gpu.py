@@ -21,7 +21,8 @@ from typing import Any
 
 import torch
 
-from graders.checks import PlainTensor, _plain, assert_close, fail, not_assessed
+from graders.checks import assert_close, fail, not_assessed
+from graders.checks.plain_data import PlainTensor, _plain
 
 
 def _tensors(obj: Any) -> list[PlainTensor]:

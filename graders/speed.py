@@ -24,9 +24,14 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+import numpy as np
 import torch
 
 from graders.checks import fail
+from graders.checks.bound import _one_of
+from graders.checks.describe import _describe
+from graders.checks.plain_data import Opaque, PlainTensor, _Lie, _record
+from graders.checks.values import _equal
 
 MIN_ROUND_S = 0.001
 MAX_STUDENT_ROUND_S = 1.5
@@ -132,8 +137,6 @@ class ResultMismatch(Exception):
 
 def _agree(got: Any, expected: Any) -> str:
     """Empty when ``got`` matches ``expected`` (plain data), else what differs."""
-    from graders.checks import Opaque, PlainTensor, _describe, _equal, _one_of
-
     if type(expected) is PlainTensor:
         if type(got) is not PlainTensor or got.shape != expected.shape:
             return f"{_describe(got)} instead of a tensor of shape {expected.shape}"
@@ -141,8 +144,6 @@ def _agree(got: Any, expected: Any) -> str:
             return ""
         e, g = expected.values, got.values
         if expected.is_floating or expected.is_complex or got.is_floating or got.is_complex:
-            import numpy as np
-
             e64, g64 = e.astype(np.complex128 if e.dtype.kind == "c" else np.float64), \
                 g.astype(np.complex128 if g.dtype.kind == "c" else np.float64)
             finite = np.isfinite(e64)
@@ -169,8 +170,6 @@ def _agree(got: Any, expected: Any) -> str:
 
 
 def _verify(student_outs: list, base_outs: list) -> None:
-    from graders.checks import _Lie, _record
-
     for i, (g, e) in enumerate(zip(student_outs, base_outs)):
         try:
             problem = _agree(_record(g), _record(e))

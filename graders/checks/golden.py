@@ -14,8 +14,8 @@ the same checks make the same calls, and the reference proxy serves the recorded
   argument the code under test changed) is rejected inside hypothesis, so shrinking stays on
   recorded inputs; outside hypothesis the check is "not assessed" (graded by the instructor).
 - A call that cannot be stored exactly (it takes or returns an object of a class, a path...),
-  or a recorded input met with another random state, makes the check "not assessed". Speed checks time a PyTorch-native baseline instead of the
-  reference (``speed_check(..., native=fn)``).
+  or a recorded input met with another random state, makes the check "not assessed". Speed
+  checks time a PyTorch-native baseline instead of the reference (``speed_check(..., native=fn)``).
 
 ``graders.core.runtime`` routes reference attributes here only while recording or where reference/ is absent.
 """

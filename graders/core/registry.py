@@ -177,9 +177,8 @@ def owner(day: str, module: str, test_name: str, path: Path = REGISTRY_FILE) -> 
         if e.tests:
             continue
         stem = f"test_{e.name}"
-        if base == stem or base.startswith(stem + "_"):
-            if best is None or len(e.name) > len(best.name):
-                best = e
+        if (base == stem or base.startswith(stem + "_")) and (best is None or len(e.name) > len(best.name)):
+            best = e
     return best
 
 

@@ -108,7 +108,8 @@ def import_from_tree(root: Path, pkg: str, short: str) -> ModuleType:
                 sys.modules[sub] = m
         path = paths.module_file(root, short)
         if not path.exists():
-            raise StudentImportError(f"the file {path.relative_to(root.parent) if root.parent in path.parents else path} does not exist")
+            shown = path.relative_to(root.parent) if root.parent in path.parents else path
+            raise StudentImportError(f"the file {shown} does not exist")
         try:
             return importlib.import_module(f"{pkg}.{short}")
         except StudentImportError:

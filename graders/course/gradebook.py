@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-from graders.course.deadlines import LatePolicy, Lateness, assess
+from graders.course.deadlines import Lateness, LatePolicy, assess
 from graders.course.overrides import Applied
 from graders.course.roster import STANDARD, Roster, Student
 from graders.grading import atomic

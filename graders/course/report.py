@@ -13,8 +13,14 @@ import sys
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from graders.course import deadlines, feedback, gradebook, overrides as overrides_mod, roster as roster_mod
-from graders.course import settings as settings_mod
+from graders.course import (
+    deadlines,
+    feedback,
+    gradebook,
+    overrides as overrides_mod,
+    roster as roster_mod,
+    settings as settings_mod,
+)
 from graders.course.files import StaffFileError
 from graders.course.settings import Settings
 from graders.grading import atomic, outputs

@@ -109,7 +109,8 @@ def write(out: Path, pairs: list[Pair], prints: dict, *, threshold: float, min_t
     w = csv.writer(fh)
     w.writerow(["a", "b", "file", "similarity", "similarity_a", "similarity_b", "shared_tokens"])
     for p in pairs:
-        w.writerow([p.a, p.b, p.file, f"{p.similarity:.3f}", f"{p.similarity_a:.3f}", f"{p.similarity_b:.3f}", p.tokens])
+        w.writerow([p.a, p.b, p.file, f"{p.similarity:.3f}", f"{p.similarity_a:.3f}", f"{p.similarity_b:.3f}",
+                    p.tokens])
     atomic.write(out / "similarity.csv", fh.getvalue())
     doc = {"threshold": threshold, "min_tokens": min_tokens,
            "pairs": [{**asdict(p), "similarity": p.similarity} for p in pairs]}

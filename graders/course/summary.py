@@ -9,8 +9,6 @@ and the headers stay in view while scrolling a large class.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from graders.course.analytics import check_failure_rates, common_mistakes, heat
 from graders.course.gradebook import Row
 

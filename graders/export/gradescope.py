@@ -23,8 +23,7 @@ import zipfile
 from pathlib import Path
 
 from graders.core import runtime
-from graders.release import build as release
-from graders.release import files
+from graders.release import build as release, files
 
 SETUP_SH = """\
 #!/usr/bin/env bash

@@ -5,8 +5,9 @@
 
 Each notebook has, per module, a read-only markdown cell with the module's docstring, a
 read-only setup cell (the stub's imports and helpers) and, where the reference has imports or
-helpers of its own, a cell for the student's own helpers (the reference's in a solution region); per exercise, a read-only markdown cell
-with the stub's docstring, a solution cell (the reference between ``### BEGIN SOLUTION`` and
+helpers of its own, a cell for the student's own helpers (the reference's in a solution region);
+per exercise, a read-only markdown cell with the stub's docstring, a solution cell (the reference
+between ``### BEGIN SOLUTION`` and
 ``### END SOLUTION``, the signature and docstring outside: :mod:`graders.export.solution_cells`)
 and a locked autograder cell worth the registry's points, with ``grade_id`` the exercise
 id with dashes for dots (``day1-tensors-describe``)::

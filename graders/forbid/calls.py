@@ -104,6 +104,5 @@ def by_hand(what: str, *extra: str, why: str = "") -> Iterator[None]:
     __tracebackhide__ = True
     why = why or ("this exercise is the backward pass by hand: derive each gradient with the "
                   "chain rule and compute it with tensor operations.")
-    with forbidden_calls(*tables.AUTOGRAD, *extra, what=what, why=why):
-        with torch.no_grad():
-            yield
+    with forbidden_calls(*tables.AUTOGRAD, *extra, what=what, why=why), torch.no_grad():
+        yield

@@ -103,7 +103,8 @@ def environment(kit: KitCopy, home: Path, settings: dict[str, str]) -> dict[str,
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
         "HOME": str(home), "TMPDIR": str(home / "tmp"), "LANG": "C.UTF-8",
         # the kit's copy, then the data package where a kit that is not installed keeps it
-        "PYTHONPATH": os.pathsep.join((str(kit.root), str(KIT_ROOT / "datasets"))), "PYTHONHASHSEED": "0", "PYTHONDONTWRITEBYTECODE": "1",
+        "PYTHONPATH": os.pathsep.join((str(kit.root), str(KIT_ROOT / "datasets"))),
+        "PYTHONHASHSEED": "0", "PYTHONDONTWRITEBYTECODE": "1",
         "PYTHONNOUSERSITE": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
         "OPENBLAS_NUM_THREADS": "1", "TF_CPP_MIN_LOG_LEVEL": "2", "MPLBACKEND": "Agg",
     }

@@ -95,7 +95,7 @@ def _child(req: dict, server: int) -> None:
     tempfile.tempdir = None  # follow this process's TMPDIR
     import pytest
 
-    sys.stdin = open(os.devnull)
+    sys.stdin = open(os.devnull)  # noqa: SIM115  (the process's stdin: open until it exits)
     sys.stdout = os.fdopen(1, "w", buffering=1)
     sys.stderr = os.fdopen(2, "w", buffering=1)
     rc = pytest.main(req["args"])

@@ -177,10 +177,11 @@ def _loop(job: Job, slot: slots.Slot, box: Path, tree: Path, ids: dict[str, dict
         if run.server_lost:
             slot.server_lost()
         new = {k: v for k, v in run.results.items() if k in ids and k not in results}
-        for cid, count in run.forged_in.items():
+        for cid, _count in run.forged_in.items():
             if cid in new:
                 new[cid] = {**new[cid], "outcome": "failed",
-                            "violations": [*new[cid].get("violations", []), "wrote forged results to the grading channel"]}
+                            "violations": [*new[cid].get("violations", []),
+                                           "wrote forged results to the grading channel"]}
         if run.forged:
             flags.append(f"wrote {run.forged} forged result line(s) to the grading channel")
         results.update({cid: _without_cpu_use(rec) for cid, rec in new.items()})

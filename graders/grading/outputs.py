@@ -21,8 +21,13 @@ import json
 from pathlib import Path
 
 from graders.grading import atomic
-from graders.grading.names import day_names, exercise_ids, feedback_names
-from graders.grading.names import feedback_name  # noqa: F401  (read here by the course and tests)
+from graders.grading.names import (
+    day_names,
+    exercise_ids,
+    feedback_name,  # noqa: F401  (read here by the course and tests)
+    feedback_names,
+)
+
 
 def _num(x: float) -> str:
     return f"{x:g}"
@@ -80,7 +85,8 @@ def feedback_text(r: dict) -> str:
         if ex_id.split(".")[0] != day:
             day = ex_id.split(".")[0]
             lines += ["", f"== {day}: {_num(r['days'].get(day, 0.0))} points =="]
-        lines.append(f"{ex['status']:>11}  {_num(ex['points']):>5} / {_num(ex['max_points']):<4} {ex_id}  ({ex['title']})")
+        lines.append(f"{ex['status']:>11}  {_num(ex['points']):>5} / {_num(ex['max_points']):<4} {ex_id}  "
+                     f"({ex['title']})")
         if ex["status"] != "passed" and ex["feedback"]:
             lines += ["      " + line for line in ex["feedback"].splitlines()]
     return "\n".join(lines) + "\n"

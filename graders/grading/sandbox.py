@@ -42,14 +42,13 @@ import resource
 import signal
 import sys
 import types
+from json.encoder import encode_basestring_ascii as _encode_basestring_ascii  # C
 from pathlib import Path
 from typing import Any
 
 import pytest
-from json.encoder import encode_basestring_ascii as _encode_basestring_ascii  # C
 
 from graders.core import runtime
-from graders.grading import guard as _guard
 from graders.grading import tamper as _tamper
 from graders.grading.guard import (
     Guard,
@@ -60,8 +59,7 @@ from graders.grading.guard import (
     guarded,
     load_roles,
 )
-from graders.grading.tamper import Data, Modules, Snapshot, State
-from graders.grading.tamper import genuine as _genuine
+from graders.grading.tamper import Data, Modules, Snapshot, State, genuine as _genuine
 
 _write = os.write
 _LIVE_SYS, _LIVE_OS, _LIVE_RUNTIME = sys, os, runtime  # set and read as they are now (not sealed)
@@ -319,7 +317,6 @@ class Sandbox:
 
     def collection_finish(self, session: pytest.Session) -> None:
         from graders import plugin
-
         from graders.core import registry
         from graders.plugin import feedback
         owners = dict(session.config.stash[plugin._EXERCISES])

@@ -47,7 +47,9 @@ class Policy:
         """The protections in force, in words (the same on every run of the same machine)."""
         if self.separate:
             return SEPARATE
-        return AUDIT_ONLY if self.why_not in ("", "not running as root") else f"{AUDIT_ONLY} (separate user ids off: {self.why_not})"
+        if self.why_not in ("", "not running as root"):
+            return AUDIT_ONLY
+        return f"{AUDIT_ONLY} (separate user ids off: {self.why_not})"
 
 
 _lock = threading.RLock()

@@ -387,7 +387,7 @@ class State:
                 flagged.append(f"changed {label}")
             elif kind == "signal" and self.handlers(now):
                 flagged.append(f"left a signal handler installed ({label})")
-            elif kind == "finders" and any(self._submitted(x) for x in _added(now, before)):
+            elif kind == "finders" and any(self._submitted(x) for x in _added(now, before)):  # noqa: SIM114
                 flagged.append(f"changed {label}")
             elif kind == "importer cache" and any(
                 self._submitted(f) or _misplaced(k, f) for k, f in now.items()  # type: ignore[attr-defined]
@@ -822,7 +822,7 @@ def _restore_one(label: str, kind: str, obj: object, saved: object) -> list[str]
             out.append(label)
             with torch.no_grad():
                 obj.detach().view(-1).view(torch.uint8).copy_(saved)  # type: ignore[attr-defined]
-    elif kind == "array" and saved is not None:
+    elif kind == "array" and saved is not None:  # noqa: SIM102  (the branches after are for other kinds)
         if _array_bytes(obj) != saved:
             out.append(label)
             import numpy

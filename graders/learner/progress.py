@@ -2,7 +2,8 @@
 
 Results are cached in ``.drills/progress.json`` at the kit's root, per module, keyed by the
 SHA-256 of the student's file and of everything that decides its grade (the module's graders,
-the day's helpers, the registry, the framework: :mod:`graders.core.fingerprint`). ``drills progress`` and ``drills watch`` share the cache.
+the day's helpers, the registry, the framework: :mod:`graders.core.fingerprint`). ``drills
+progress`` and ``drills watch`` share the cache.
 """
 
 from __future__ import annotations

@@ -266,7 +266,7 @@ def run_pytest(args: list[str], *, cwd: Path, env: dict[str, str],
         return None
     path = socket_path()
     req = {"args": args, "cwd": os.fspath(cwd), "env": env, "stamp": stamp()}
-    for attempt in range(2):
+    for _attempt in range(2):
         conn = _connect(path, 0)
         if conn is None:
             start(path)

@@ -24,10 +24,10 @@ from pathlib import Path
 import pytest
 
 from graders import budget, profiles
-
 from graders.core import registry, runtime
 from graders.core.outcomes import ItemResult
 from graders.plugin import feedback, scoreboard
+
 profiles.register()
 
 _RESULTS = pytest.StashKey[dict]()

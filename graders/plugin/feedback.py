@@ -92,7 +92,7 @@ def _indent(text: str, prefix: str = "    ") -> str:
     return "\n".join(prefix + line if line else line for line in text.splitlines())
 
 
-def hint_line(ex: "Exercise", *, check_hint: str = "", diagnosed: bool = False) -> str:
+def hint_line(ex: Exercise, *, check_hint: str = "", diagnosed: bool = False) -> str:
     """The hint of a failure: the check's own, else the exercise's first hint (labelled as the
     exercise's general hint where the problem already says what is likely wrong)."""
     more = f"  (more: drills hint {ex.id})" if ex.hints and HINT_COMMAND else ""
@@ -107,7 +107,7 @@ def hint_line(ex: "Exercise", *, check_hint: str = "", diagnosed: bool = False) 
 
 
 def compose(
-    ex: "Exercise", *, question: str, problem: str, example: str = "", trace: str = "",
+    ex: Exercise, *, question: str, problem: str, example: str = "", trace: str = "",
     check_hint: str = "", diagnosed: bool = False,
 ) -> str:
     parts = [f"Exercise {ex.id}: {ex.title}"]
@@ -125,8 +125,8 @@ def compose(
 
 
 def classify(
-    item: pytest.Item, call: pytest.CallInfo, report: pytest.TestReport, res: "ItemResult",
-    ex: "Exercise",
+    item: pytest.Item, call: pytest.CallInfo, report: pytest.TestReport, res: ItemResult,
+    ex: Exercise,
 ) -> None:
     """Fold a test report into ``res`` and rewrite a failure's text for the student."""
     if report.passed:

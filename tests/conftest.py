@@ -11,6 +11,9 @@ from pathlib import Path
 import pytest
 
 KIT = Path(__file__).resolve().parent.parent
+#: A warm worker that a test's `drills progress` or `watch` starts outlives the test by this
+#: much at most (not the default 10 minutes of a student's session, each holding torch).
+os.environ.setdefault("DRILLS_WARM_IDLE", "20")
 
 
 def run_pytest(*args: str, cwd: Path = KIT, timeout: int = 900) -> tuple[int, str, dict | None]:

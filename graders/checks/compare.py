@@ -200,7 +200,7 @@ def _compare_values(got: PlainTensor, expected: PlainTensor, *, rtol: float, ato
             atol_v = _np_broadcast_to(atol.values.astype(_np_float64), expected.shape).reshape(-1)
             atol_text = "a per-element atol"
         else:
-            atol_v, atol_text = float(atol), f"atol={float(atol):.2g}"
+            atol_v, atol_text = float(atol), f"atol={float(atol):.2g}"  # type: ignore[assignment]
         allowed = atol_v + rtol * _np_nan_to_num(_np_abs(e), nan=0.0, posinf=0.0, neginf=0.0)
         over = (diff > allowed) | (_np_isnan(diff) & ~(ok_nan | same_inf))
         if not bool(_np_any(over)):

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import NoReturn
 
 import pytest
 
@@ -29,7 +30,7 @@ class DrillsFailure(AssertionError):
         self.diagnosed = diagnosed
 
 
-def fail(message: str, *, hint: str = "", diagnosed: bool = True) -> None:
+def fail(message: str, *, hint: str = "", diagnosed: bool = True) -> NoReturn:
     """Fail the current check with ``message`` (written for a student).
 
     Args:
@@ -42,7 +43,7 @@ def fail(message: str, *, hint: str = "", diagnosed: bool = True) -> None:
     raise DrillsFailure(message, hint=hint, diagnosed=diagnosed)
 
 
-def not_assessed(reason: str) -> None:
+def not_assessed(reason: str) -> NoReturn:
     """Skip the current check as "not assessed" (for example "no CUDA device"): no points lost.
 
     Only the kit's graders may declare this; called from anywhere else it is a plain skip,

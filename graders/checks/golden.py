@@ -28,7 +28,7 @@ import hashlib
 import json
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import torch
 
@@ -159,7 +159,7 @@ def _to_device(value: Any, leaves: list) -> Any:
     return value
 
 
-def _miss(what: str) -> None:
+def _miss(what: str) -> NoReturn:
     """An input the golden outputs do not hold: reject it in hypothesis, else not assessed."""
     from hypothesis import currently_in_test_context, reject
 

@@ -122,12 +122,13 @@ def _tensor_record(t: torch.Tensor) -> PlainTensor:
                 f"a {_type_name(t)}, a tensor that runs its own code for torch's operations "
                 f"(__torch_dispatch__); return a plain torch.Tensor"
             )
-        data = _DATA.__get__(t)
+        data = _DATA.__get__(t)  # type: ignore[attr-defined]
         if type(data) is not _TENSOR:
             raise _Lie(f"a {_type_name(t)} whose data is not a plain tensor")
-        requires_grad = bool(_REQUIRES_GRAD.__get__(t))
+        requires_grad = bool(_REQUIRES_GRAD.__get__(t))  # type: ignore[attr-defined]
         shape = tuple(int(s) for s in data.shape)
         dtype, device = data.dtype, data.device
+        stride: tuple[int, ...]
         if data.layout != torch.strided:
             stride, offset = (), 0
         else:

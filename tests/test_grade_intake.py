@@ -181,6 +181,8 @@ def test_pickling_a_tensor_is_not_taken_for_tampering():
 
     from graders.grading.tamper import Snapshot
 
+    if "__slotnames__" in vars(torch.Tensor):  # cached by an earlier test of this process
+        del torch.Tensor.__slotnames__
     snapshot = Snapshot()
     buf = io.BytesIO()
     torch.save({"w": torch.ones(2), "m": torch.nn.Linear(2, 2).state_dict()}, buf)

@@ -16,18 +16,20 @@ from graders.core.paths import is_student_path as _is_student_path
 MAX_MESSAGE = 600
 
 
-def _truncate(text: str, limit: int) -> str:
+def truncate(text: str, limit: int) -> str:
+    """``text`` cut in the middle to ``limit`` characters, saying how much was cut."""
     if len(text) <= limit:
         return text
     cut = len(text) - limit
     return text[: limit // 2] + f"\n... [{cut} characters cut] ...\n" + text[-limit // 2 :]
 
 
-def _leaves(exc: BaseException) -> list[BaseException]:
+def leaves(exc: BaseException) -> list[BaseException]:
+    """The exceptions inside ``exc`` (itself, or every one an exception group holds)."""
     if isinstance(exc, BaseExceptionGroup):
         out: list[BaseException] = []
         for sub in exc.exceptions:
-            out.extend(_leaves(sub))
+            out.extend(leaves(sub))
         return out
     return [exc]
 
@@ -58,7 +60,7 @@ def student_traceback(exc: BaseException, limit: int = 8) -> str:
         src = linecache.getline(filename, lineno).strip()
         if src:
             lines.append(f"      {src}")
-    lines.append(f"  {type(exc).__name__}: {_truncate(student_message(exc), MAX_MESSAGE)}")
+    lines.append(f"  {type(exc).__name__}: {truncate(student_message(exc), MAX_MESSAGE)}")
     return "\n".join(lines)
 
 
@@ -126,7 +128,7 @@ def falsifying_input(exc: BaseException, function: object = None) -> str:
     the parts."""
     notes: list[str] = list(getattr(exc, "__notes__", []) or [])
     if not notes:
-        for leaf in _leaves(exc):
+        for leaf in leaves(exc):
             notes.extend(getattr(leaf, "__notes__", []) or [])
             if notes:
                 break

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 from graders.core import registry, runtime
+from graders.plugin import excerpts
 from graders.plugin.excerpts import falsifying_input, student_message, student_traceback
 
 if TYPE_CHECKING:
@@ -45,19 +46,7 @@ def question_of(item: pytest.Item) -> str:
 
 
 def truncate(text: str, limit: int = MAX_SECTION) -> str:
-    if len(text) <= limit:
-        return text
-    cut = len(text) - limit
-    return text[: limit // 2] + f"\n... [{cut} characters cut] ...\n" + text[-limit // 2 :]
-
-
-def _leaves(exc: BaseException) -> list[BaseException]:
-    if isinstance(exc, BaseExceptionGroup):
-        out: list[BaseException] = []
-        for sub in exc.exceptions:
-            out.extend(_leaves(sub))
-        return out
-    return [exc]
+    return excerpts.truncate(text, limit)
 
 
 def _chain(exc: BaseException) -> list[BaseException]:
@@ -70,7 +59,7 @@ def _chain(exc: BaseException) -> list[BaseException]:
 
 def _kind(exc: BaseException) -> tuple[str, BaseException]:
     """Classify a failure: not started, error (import), missing name, timeout or failure."""
-    leaves = _leaves(exc)
+    leaves = excerpts.leaves(exc)
     for leaf in leaves:
         for e in _chain(leaf):
             if isinstance(e, runtime.StudentImportError):

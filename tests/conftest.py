@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -14,6 +15,16 @@ KIT = Path(__file__).resolve().parent.parent
 #: A warm worker that a test's `drills progress` or `watch` starts outlives the test by this
 #: much at most (not the default 10 minutes of a student's session, each holding torch).
 os.environ.setdefault("DRILLS_WARM_IDLE", "20")
+
+
+def copy_kit(root: Path) -> Path:
+    """A copy of the kit at ``root`` as a student could have cloned it (no state of earlier runs)."""
+    ignore = shutil.ignore_patterns("__pycache__", "*.pyc", ".drills")
+    for name in ("exercises", "graders", "reference", "datasets"):
+        shutil.copytree(KIT / name, root / name, ignore=ignore)
+    for name in ("conftest.py", "pyproject.toml"):
+        shutil.copy(KIT / name, root / name)
+    return root
 
 
 def run_pytest(*args: str, cwd: Path = KIT, timeout: int = 900) -> tuple[int, str, dict | None]:

@@ -9,7 +9,6 @@ import json
 import os
 import pty
 import select
-import shutil
 import subprocess
 import sys
 import time
@@ -17,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import KIT
+from conftest import KIT, copy_kit
 
 pytestmark = pytest.mark.timeout(600)
 
@@ -30,13 +29,7 @@ REF_DESCRIBE = '''    return {"shape": tuple(t.shape), "dtype": str(t.dtype), "d
 @pytest.fixture
 def scratch(tmp_path):
     """A copy of the kit a student could have cloned (no state from earlier runs)."""
-    root = tmp_path / "kit"
-    ignore = shutil.ignore_patterns("__pycache__", "*.pyc", ".drills")
-    for name in ("exercises", "graders", "reference", "datasets"):
-        shutil.copytree(KIT / name, root / name, ignore=ignore)
-    for name in ("conftest.py", "pyproject.toml"):
-        shutil.copy(KIT / name, root / name)
-    return root
+    return copy_kit(tmp_path / "kit")
 
 
 def drills(root: Path, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess:

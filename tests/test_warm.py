@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import KIT
+from conftest import KIT, copy_kit
 
 pytestmark = pytest.mark.timeout(600)
 
@@ -23,12 +23,7 @@ pytestmark = pytest.mark.timeout(600)
 @pytest.fixture
 def scratch(tmp_path):
     """A copy of the kit with day 1's tensors solved and its devices module half broken."""
-    root = tmp_path / "kit"
-    ignore = shutil.ignore_patterns("__pycache__", "*.pyc", ".drills")
-    for name in ("exercises", "graders", "reference", "datasets"):
-        shutil.copytree(KIT / name, root / name, ignore=ignore)
-    for name in ("conftest.py", "pyproject.toml"):
-        shutil.copy(KIT / name, root / name)
+    root = copy_kit(tmp_path / "kit")
     shutil.copy(KIT / "reference/day1/tensors.py", root / "exercises/day1/tensors.py")
     devices = (KIT / "reference/day1/devices.py").read_text()
     (root / "exercises/day1/devices.py").write_text(devices.replace("return", "return None #", 1))

@@ -9,15 +9,18 @@ from graders.testing import mutant
 
 
 
+def _sgd_init(self, params, lr, momentum=0.0, weight_decay=0.0, nesterov=False):
+    if lr < 0 or momentum < 0 or weight_decay < 0 or (nesterov and momentum <= 0):
+        raise ValueError("bad hyper-parameter")
+    torch.optim.Optimizer.__init__(self, params, dict(lr=lr, momentum=momentum, weight_decay=weight_decay,
+                                                       nesterov=nesterov))
+
+
 @mutant("day2.optim.SGD", expect=r"after step 2")
 class SGDForgetsBuffer(torch.optim.Optimizer):
     """Builds the momentum buffer afresh every step: right on the first step only."""
 
-    def __init__(self, params, lr, momentum=0.0, weight_decay=0.0, nesterov=False):
-        if lr < 0 or momentum < 0 or weight_decay < 0 or (nesterov and momentum <= 0):
-            raise ValueError("bad hyper-parameter")
-        super().__init__(params, dict(lr=lr, momentum=momentum, weight_decay=weight_decay,
-                                      nesterov=nesterov))
+    __init__ = _sgd_init
 
     @torch.no_grad()
     def step(self, closure=None):
@@ -40,11 +43,7 @@ class SGDForgetsBuffer(torch.optim.Optimizer):
 class SGDDecayAfterMomentum(torch.optim.Optimizer):
     """Adds weight decay to the step instead of to the gradient: right only without decay."""
 
-    def __init__(self, params, lr, momentum=0.0, weight_decay=0.0, nesterov=False):
-        if lr < 0 or momentum < 0 or weight_decay < 0 or (nesterov and momentum <= 0):
-            raise ValueError("bad hyper-parameter")
-        super().__init__(params, dict(lr=lr, momentum=momentum, weight_decay=weight_decay,
-                                      nesterov=nesterov))
+    __init__ = _sgd_init
 
     @torch.no_grad()
     def step(self, closure=None):
@@ -66,11 +65,7 @@ class SGDDecayAfterMomentum(torch.optim.Optimizer):
 class SGDDampenedMomentum(torch.optim.Optimizer):
     """An exponential moving average as the momentum buffer (dampening = momentum)."""
 
-    def __init__(self, params, lr, momentum=0.0, weight_decay=0.0, nesterov=False):
-        if lr < 0 or momentum < 0 or weight_decay < 0 or (nesterov and momentum <= 0):
-            raise ValueError("bad hyper-parameter")
-        super().__init__(params, dict(lr=lr, momentum=momentum, weight_decay=weight_decay,
-                                      nesterov=nesterov))
+    __init__ = _sgd_init
 
     @torch.no_grad()
     def step(self, closure=None):
@@ -96,11 +91,7 @@ class SGDDampenedMomentum(torch.optim.Optimizer):
 class SGDWrongNesterov(torch.optim.Optimizer):
     """Nesterov look-ahead built from the old buffer."""
 
-    def __init__(self, params, lr, momentum=0.0, weight_decay=0.0, nesterov=False):
-        if lr < 0 or momentum < 0 or weight_decay < 0 or (nesterov and momentum <= 0):
-            raise ValueError("bad hyper-parameter")
-        super().__init__(params, dict(lr=lr, momentum=momentum, weight_decay=weight_decay,
-                                      nesterov=nesterov))
+    __init__ = _sgd_init
 
     @torch.no_grad()
     def step(self, closure=None):

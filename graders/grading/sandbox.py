@@ -146,6 +146,9 @@ class Sandbox:
         self.hidden_config: Any = None
         self.token = 0
         self.real_import = runtime.import_from_tree
+        from graders.plugin import state  # bound now, before any submission code runs
+
+        self.owners_of, self.results_of = state.owners, state.results
         self.real_mark = runtime.mark_not_assessed
         self.real_getattr = runtime.ModuleProxy.__getattr__
         self.real_reprcompare = None
@@ -316,10 +319,9 @@ class Sandbox:
             config.hook.pytest_deselected(items=drop)
 
     def collection_finish(self, session: pytest.Session) -> None:
-        from graders import plugin
         from graders.core import registry
         from graders.plugin import feedback
-        owners = dict(session.config.stash[plugin._EXERCISES])
+        owners = dict(self.owners_of(session.config))
         exercises = registry.by_id()
         for nodeid, owner in owners.items():
             ex = exercises.get(owner)
@@ -447,9 +449,7 @@ class Sandbox:
                 pass
 
     def _report(self, item: pytest.Item, changed: list[str], flagged: list[str], interrupted: str | None) -> None:
-        from graders import plugin
-
-        res = self.config.stash[plugin._RESULTS].get(item.nodeid)
+        res = self.results_of(self.config).get(item.nodeid)
         violations = self.guard.take()
         if changed:
             violations.append("changed " + ", ".join(sorted(set(changed))[:8]))

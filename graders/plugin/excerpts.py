@@ -10,6 +10,7 @@ import linecache
 import os
 import re
 import textwrap
+from typing import Any
 
 from graders.core.paths import is_student_path as _is_student_path
 
@@ -91,7 +92,7 @@ def student_message(exc: BaseException) -> str:
     return "\n".join(out).strip()
 
 
-def _unpacked_names(function: object) -> dict[str, list[str]]:
+def _unpacked_names(function: Any) -> dict[str, list[str]]:
     """``{"case": ["embed", "heads", ...]}`` for each ``embed, heads, ... = case`` in the body of
     a grader test: the names its author gave the parts of a drawn tuple."""
     try:
@@ -100,10 +101,12 @@ def _unpacked_names(function: object) -> dict[str, list[str]]:
         return {}
     names: dict[str, list[str]] = {}
     for node in ast.walk(tree):
-        if (isinstance(node, ast.Assign) and len(node.targets) == 1
-                and isinstance(node.targets[0], ast.Tuple) and isinstance(node.value, ast.Name)
-                and all(isinstance(t, ast.Name) for t in node.targets[0].elts)):
-            names.setdefault(node.value.id, [t.id for t in node.targets[0].elts])
+        if not (isinstance(node, ast.Assign) and len(node.targets) == 1
+                and isinstance(node.targets[0], ast.Tuple) and isinstance(node.value, ast.Name)):
+            continue
+        targets = [t.id for t in node.targets[0].elts if isinstance(t, ast.Name)]
+        if len(targets) == len(node.targets[0].elts):
+            names.setdefault(node.value.id, targets)
     return names
 
 

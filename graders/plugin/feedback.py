@@ -27,10 +27,6 @@ if TYPE_CHECKING:
 MAX_SECTION = 4000
 
 
-#: Whether feedback may point to ``drills hint`` (off where students grade through another
-#: engine and have no ``drills`` command: Gradescope, nbgrader; see ``--drills-no-commands``).
-HINT_COMMAND = True
-
 def reset_seeds() -> None:
     """Seed every generator a grader might touch (torch only when already imported)."""
     random.seed(0)
@@ -81,10 +77,12 @@ def _indent(text: str, prefix: str = "    ") -> str:
     return "\n".join(prefix + line if line else line for line in text.splitlines())
 
 
-def hint_line(ex: Exercise, *, check_hint: str = "", diagnosed: bool = False) -> str:
+def hint_line(ex: Exercise, *, check_hint: str = "", diagnosed: bool = False,
+              commands: bool = True) -> str:
     """The hint of a failure: the check's own, else the exercise's first hint (labelled as the
-    exercise's general hint where the problem already says what is likely wrong)."""
-    more = f"  (more: drills hint {ex.id})" if ex.hints and HINT_COMMAND else ""
+    exercise's general hint where the problem already says what is likely wrong); ``commands``
+    False leaves out the pointer to ``drills hint`` (Gradescope, nbgrader)."""
+    more = f"  (more: drills hint {ex.id})" if ex.hints and commands else ""
     if check_hint:
         return f"Hint: {check_hint}{more}"
     if not ex.hints:
@@ -97,7 +95,7 @@ def hint_line(ex: Exercise, *, check_hint: str = "", diagnosed: bool = False) ->
 
 def compose(
     ex: Exercise, *, question: str, problem: str, example: str = "", trace: str = "",
-    check_hint: str = "", diagnosed: bool = False,
+    check_hint: str = "", diagnosed: bool = False, commands: bool = True,
 ) -> str:
     parts = [f"Exercise {ex.id}: {ex.title}"]
     if question:
@@ -105,7 +103,7 @@ def compose(
     if example:
         parts.append("Smallest failing input:\n" + _indent(truncate(example, 1500)))
     parts.append("What went wrong:\n" + _indent(truncate(problem.strip(), 3000)))
-    hint = hint_line(ex, check_hint=check_hint, diagnosed=diagnosed)
+    hint = hint_line(ex, check_hint=check_hint, diagnosed=diagnosed, commands=commands)
     if hint:
         parts.append(hint)
     if trace:
@@ -118,6 +116,7 @@ def classify(
     ex: Exercise,
 ) -> None:
     """Fold a test report into ``res`` and rewrite a failure's text for the student."""
+    commands = not item.config.getoption("drills_no_commands", False)
     if report.passed:
         if report.when == "call" and res.outcome == "not run":
             res.outcome = "passed"
@@ -134,6 +133,7 @@ def classify(
             problem="The check was skipped or marked as expected to fail from inside the code "
             "under test. A skipped check counts as failed: exercise code must not call "
             "pytest.skip, pytest.xfail or similar.",
+            commands=commands,
         )
         report.outcome = "failed"
         report.longrepr = res.feedback
@@ -174,7 +174,7 @@ def classify(
         if trace and type(cause).__name__ in ("DrillsFailure",):
             trace = ""
     res.feedback = compose(ex, question=res.question, problem=problem, example=example, trace=trace,
-                           check_hint=check_hint, diagnosed=diagnosed)
+                           check_hint=check_hint, diagnosed=diagnosed, commands=commands)
     if kind == "not started" and not trace:
         report.longrepr = f"{ex.id}: not started (`{ex.name}` still raises NotImplementedError)"
     else:

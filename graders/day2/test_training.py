@@ -605,21 +605,31 @@ def test_EarlyStopping_follows_the_keras_rule(metrics, patience, min_delta, mode
                  f"bool {stop}.")
         state = (stopper.best, stopper.best_epoch, stopper.bad_epochs)
         if not (_same_float(state[0], best) and state[1:] == (best_epoch, bad)):
+            rule = "metric < best - min_delta" if mode == "min" else "metric > best + min_delta"
             if not isinstance(state[0], float):
                 advice = "best must be a Python float: store float(metric)."
-            elif math.isnan(value) and not math.isnan(before) and _same_float(state[0], value):
+            elif math.isnan(value) and not _same_float(before, value) and \
+                    _same_float(state[0], value):
                 advice = "NaN never improves: every comparison with NaN is False."
+            elif not isinstance(before, float):
+                advice = (f"before the first step best is {math.inf if mode == 'min' else -math.inf} "
+                          f"(a Python float), not {before!r}.")
+            elif math.isinf(value) and value == before:
+                advice = (f"best is {before}, and {value} is not better than {before}: like a "
+                          f"value exactly min_delta better than best, it is no improvement "
+                          f"({rule} is strict), so best_epoch stays {best_epoch} and bad_epochs "
+                          f"grows.")
+            elif state[1:] == (best_epoch, bad):
+                advice = (f"best_epoch and bad_epochs follow the rule but best does not: only an "
+                          f"improvement ({rule}) changes best, to float(metric).")
             elif abs(value - before) == min_delta or (value == before):
                 advice = (f"a value exactly min_delta better than best is not an improvement: "
-                          f"{'metric < best - min_delta' if mode == 'min' else 'metric > best + min_delta'}"
-                          f" (strict).")
+                          f"{rule} (strict).")
             elif state[1] == best_epoch + 1 or state[1] == k + 1:
                 advice = "best_epoch is the 0-based index of the step call (the first call is 0)."
             else:
-                advice = (f"an improvement is "
-                          f"{'metric < best - min_delta' if mode == 'min' else 'metric > best + min_delta'}"
-                          f"; it sets best, best_epoch and bad_epochs = 0, anything else adds 1 to "
-                          f"bad_epochs.")
+                advice = (f"an improvement is {rule}; it sets best, best_epoch and "
+                          f"bad_epochs = 0, anything else adds 1 to bad_epochs.")
             fail(f"{what}: after {calls}, (best, best_epoch, bad_epochs) = {state}; Keras' rule "
                  f"gives {(best, best_epoch, bad)}. {advice}")
         if not equal_values(got, stop):
@@ -660,6 +670,8 @@ def test_EarlyStopping_rejects_bad_arguments():
 # --- fit_with_early_stopping ------------------------------------------------------------------
 
 FIT_LR = 0.05
+# float64 models; a validation loss summed in a float32 accumulator is still the mean over samples
+HISTORY_RTOL = 1e-6
 
 
 class Recorder(nn.Module):
@@ -710,7 +722,8 @@ def _fit_data(seed: int, *, nan_val: bool = False):
     return train, val
 
 
-def _fit_run(fn, seed: int, patience: int, max_epochs: int, *, nan_val: bool = False) -> dict:
+def _fit_run(fn, seed: int, patience: int, max_epochs: int, *, nan_val: bool = False,
+             loss_fn=None, loss_name: str = "MSELoss()") -> dict:
     """Run ``fn`` on a recorded scenario; the model arrives in eval mode with stale grads."""
     log: list[str] = []
     model = _fit_model(seed, log)
@@ -722,9 +735,10 @@ def _fit_run(fn, seed: int, patience: int, max_epochs: int, *, nan_val: bool = F
     model[2].seen.clear()
     initial = {k: v.detach().clone() for k, v in model.state_dict().items()}
     val_loader = RecordingLoader(val, "val", log, model)
-    result = fn(model, torch.optim.SGD(model.parameters(), lr=FIT_LR), nn.MSELoss(),
+    result = fn(model, torch.optim.SGD(model.parameters(), lr=FIT_LR),
+                nn.MSELoss() if loss_fn is None else loss_fn,
                 RecordingLoader(train, "train", log), val_loader, patience, max_epochs)
-    call = (f"fit_with_early_stopping(model, SGD(lr={FIT_LR}), MSELoss(), train_loader (3 "
+    call = (f"fit_with_early_stopping(model, SGD(lr={FIT_LR}), {loss_name}, train_loader (3 "
             f"batches), val_loader (batches of 3, 3, 1), patience={patience}, "
             f"max_epochs={max_epochs})")
     if not isinstance(result, dict) or set(result) != {"best_epoch", "best_val_loss",
@@ -765,7 +779,7 @@ def test_fit_with_early_stopping_reports_history_and_best_epoch(seed, patience, 
             fail(f"{call}: history[{epoch}] = {value:.6g} is the mean of the batch means; the "
                  f"mean over samples is {per_sample:.6g}. Weight each batch's loss by its size "
                  f"(the last validation batch has 1 sample, the others 3).")
-        assert_close(value, per_sample, rtol=1e-9, atol=1e-12,
+        assert_close(value, per_sample, rtol=HISTORY_RTOL, atol=1e-12,
                      what=f"{call}: history[{epoch}] (the validation loss of epoch {epoch}'s "
                           f"weights, in eval mode)")
     expected = keras_rule(history, patience, 0.0, "min")
@@ -788,7 +802,7 @@ def _state_diff(state: dict, other: dict) -> list[str]:
     return [k for k in other if k not in state or not equal_values(state[k], other[k])]
 
 
-@given(scenario=st.sampled_from([(4, 2, 12), (7, 1, 12), (2, 2, 12), (0, 1, 12)]))
+@given(scenario=st.sampled_from([(4, 2, 12), (7, 1, 12), (2, 2, 12), (0, 1, 12), (4, 3, 6)]))
 def test_fit_with_early_stopping_ends_with_the_best_weights(scenario):
     """Does the model end in eval mode with the whole state_dict of its best epoch, buffers too?"""
     seed, patience, max_epochs = scenario
@@ -802,9 +816,13 @@ def test_fit_with_early_stopping_ends_with_the_best_weights(scenario):
     if differ:
         params = [k for k in differ if not k.split(".")[-1].startswith(("running", "num_batches"))]
         if not _state_diff(final, snapshots[-1]) and best != len(snapshots) - 1:
-            advice = ("it holds the weights of the last epoch: the saved 'best' state shares "
-                      "memory with the model (state_dict() returns views); save a copy, "
-                      "{k: v.clone() for k, v in model.state_dict().items()}.")
+            how = "stopped early" if len(snapshots) < max_epochs else "ran all max_epochs"
+            advice = (f"it holds the weights of its last epoch ({len(snapshots) - 1}; the run "
+                      f"{how}). Load the best copy back into the model passed in, "
+                      f"model.load_state_dict(best_state), whether the loop stopped early or ran "
+                      f"all max_epochs (rebinding a local name to another model does not change "
+                      f"the caller's); and save a copy, since state_dict() shares memory with the "
+                      f"model: {{k: v.clone() for k, v in model.state_dict().items()}}.")
         elif not params:
             advice = ("the parameters are right but the buffers (BatchNorm's running_mean, "
                       "running_var, num_batches_tracked) are not: save and load the whole "
@@ -873,6 +891,30 @@ def test_fit_with_early_stopping_restores_the_start_when_nothing_improves():
              f"model had before training (copy it before the first epoch).")
 
 
+def _loss_of_one(outputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    """A batch mean whose every sample's loss is exactly 1 (zero gradient): all epochs tie."""
+    return ((outputs - targets) ** 2).mean() * 0.0 + 1.0
+
+
+def test_fit_with_early_stopping_a_tie_does_not_improve():
+    """With every validation loss equal, does epoch 0 stay the best and training stop?"""
+    run = _fit_run(mod.fit_with_early_stopping, 1, 2, 6, loss_fn=_loss_of_one,
+                   loss_name="loss_fn = 1.0 on every batch")
+    result, call = run["result"], run["call"]
+    got = (result["best_epoch"], result["best_val_loss"], result["epochs_run"])
+    if not equal_values(got, (0, 1.0, 3)):
+        fail(f"{call} returned best_epoch, best_val_loss, epochs_run = {got}; expected (0, 1.0, 3)"
+             f" when every epoch's validation loss is 1.0: a tie is no improvement "
+             f"(EarlyStopping(patience) with min_delta 0: val_loss < best, strict), so epoch 0 "
+             f"stays the best and training stops after patience more epochs.")
+    differ = _state_diff({k: v.detach() for k, v in run["model"].state_dict().items()},
+                         run["snapshots"][0])
+    if differ:
+        fail(f"{call} ends with {differ} different from epoch 0's state (the only improvement: "
+             f"the later epochs tie): save the state only when EarlyStopping improves (its "
+             f"best_epoch becomes this epoch), not whenever the loss equals best.")
+
+
 def test_fit_with_early_stopping_rejects_bad_arguments():
     """Do max_epochs < 1 and patience < 1 raise ValueError before any training?"""
     for patience, max_epochs in ((2, 0), (0, 3), (-1, 3)):
@@ -921,7 +963,7 @@ def test_fit_with_early_stopping_matches_the_reference_run(seed, patience):
     expected, expected_state = run(ref.fit_with_early_stopping)
     got, state = run(mod.fit_with_early_stopping)
     call = f"fit_with_early_stopping (Adam, dropout, shuffled batches, seed {seed}, patience {patience})"
-    assert_close(got["history"], expected["history"], rtol=1e-9, atol=1e-12,
+    assert_close(got["history"], expected["history"], rtol=HISTORY_RTOL, atol=1e-12,
                  what=f"{call}['history'] against the reference's run from the same seeds")
     for key in ("best_epoch", "epochs_run"):
         if not equal_values(got[key], expected[key]):

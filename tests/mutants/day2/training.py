@@ -1,5 +1,7 @@
 """Wrong solutions for day2/training.py, each a mistake students really make."""
 
+from dataclasses import dataclass, field
+
 import torch
 from torch import nn
 
@@ -283,14 +285,52 @@ class StopperOneBasedEpochs(_Stopper):
         return self._stop
 
 
+@mutant("day2.training.EarlyStopping", expect=r"best is inf \(a Python float\), not None")
+class StopperStartsFromNone(_Stopper):
+    """best = None before any step, so the first value always improves (inf and NaN too)."""
+
+    def __init__(self, patience, min_delta=0.0, mode="min"):
+        super().__init__(patience, min_delta, mode)
+        self.best = None
+
+    def _improved(self, value):
+        return self.best is None or super()._improved(value)
+
+
+@mutant("day2.training.EarlyStopping", expect=r"inf is not better than inf")
+class StopperFirstStepAlwaysImproves(_Stopper):
+    """A first non-NaN value always improves, even inf in mode "min"."""
+
+    def _improved(self, value):
+        return super()._improved(value) or (self.best_epoch == -1 and value == value)
+
+
+@mutant("day2.training.EarlyStopping", expect=r"only an\s+improvement .* changes best")
+class StopperBestFollowsEveryGain(_Stopper):
+    """best follows every better value; only bad_epochs and best_epoch use min_delta."""
+
+    def step(self, metric):
+        value = float(metric)
+        if self._improved(value):
+            self.best_epoch, self.bad_epochs = self._n, 0
+        else:
+            self.bad_epochs += 1
+        if value < self.best if self.mode == "min" else value > self.best:
+            self.best = value
+        self._n += 1
+        self._stop = self._stop or self._stops()
+        return self._stop
+
+
 # --- fit_with_early_stopping ------------------------------------------------------------------
 
 def _fit(model, optimizer, loss_fn, train_loader, val_loader, patience, max_epochs, *,
          copy=lambda m: {k: v.detach().clone() for k, v in m.state_dict().items()},
-         per_batch=False, train_mode=True, zero=True, strict=True):
+         per_batch=False, train_mode=True, zero=True, strict=True, stopper_class=None,
+         restore_if_stopped_only=False):
     if max_epochs < 1 or patience < 1:
         raise ValueError("bad arguments")
-    stopper = _Stopper(patience)
+    stopper = (stopper_class or _Stopper)(patience)
     best = copy(model)
     history = []
     for epoch in range(max_epochs):
@@ -315,7 +355,8 @@ def _fit(model, optimizer, loss_fn, train_loader, val_loader, patience, max_epoc
             best = copy(model)
         if stop:
             break
-    model.load_state_dict(best, strict=strict)
+    if stop or not restore_if_stopped_only:
+        model.load_state_dict(best, strict=strict)
     model.eval()
     return {"best_epoch": stopper.best_epoch, "best_val_loss": stopper.best,
             "epochs_run": len(history), "history": history}
@@ -363,6 +404,37 @@ def fit_counts_epochs_from_one(model, optimizer, loss_fn, train_loader, val_load
     out = _fit(model, optimizer, loss_fn, train_loader, val_loader, patience, max_epochs)
     out["best_epoch"] += 1
     return out
+
+
+@mutant("day2.training.fit_with_early_stopping", expect=r"ran all max_epochs")
+def fit_restores_only_when_stopped(model, optimizer, loss_fn, train_loader, val_loader, patience,
+                                   max_epochs):
+    """Loads the best weights back only after an early stop, not when max_epochs runs out."""
+    return _fit(model, optimizer, loss_fn, train_loader, val_loader, patience, max_epochs,
+                restore_if_stopped_only=True)
+
+
+@mutant("day2.training.fit_with_early_stopping", expect=r"a tie is no improvement")
+def fit_ties_improve(model, optimizer, loss_fn, train_loader, val_loader, patience, max_epochs):
+    """Its own rule, val_loss <= best: an equal loss moves the best epoch and resets patience."""
+    return _fit(model, optimizer, loss_fn, train_loader, val_loader, patience, max_epochs,
+                stopper_class=StopperTiesImprove)
+
+
+@mutant("day2.training.fit_with_early_stopping", expect=r"load the state the\s+model had before")
+def fit_without_a_starting_copy(model, optimizer, loss_fn, train_loader, val_loader, patience,
+                                max_epochs):
+    """best_state = None before training: with no improvement nothing is loaded back."""
+    keep = {}
+
+    def copy(m):
+        if keep:  # the first call, before training, keeps nothing
+            return {k: v.detach().clone() for k, v in m.state_dict().items()}
+        keep["started"] = True
+        return {}
+
+    return _fit(model, optimizer, loss_fn, train_loader, val_loader, patience, max_epochs,
+                copy=copy, strict=False)
 
 
 # --- correct alternatives ---------------------------------------------------------------------
@@ -425,4 +497,148 @@ def fit_with_deepcopy(model, optimizer, loss_fn, train_loader, val_loader, patie
                 break
     model.load_state_dict(best_state)
     return {"best_epoch": best_epoch, "best_val_loss": best, "epochs_run": len(history),
+            "history": history}
+
+
+@alternative("day2.training.EarlyStopping")
+class StopperKerasLiteral:
+    """Keras' own code: min_delta negated in "min", np.less / np.greater on value - min_delta,
+    a ``wait`` counter exposed as the property bad_epochs, np.inf."""
+
+    def __init__(self, patience, min_delta=0.0, mode="min"):
+        import numpy as np
+
+        if mode not in ("min", "max"):
+            raise ValueError(f"unknown mode {mode!r}")
+        if patience < 1 or min_delta < 0:
+            raise ValueError("patience must be >= 1 and min_delta >= 0")
+        self.monitor_op = np.less if mode == "min" else np.greater
+        self.patience = patience
+        self.min_delta = -min_delta if mode == "min" else min_delta
+        self.best = np.inf if mode == "min" else -np.inf
+        self.best_epoch, self.wait, self._epoch, self.stopped_epoch = -1, 0, 0, None
+
+    @property
+    def bad_epochs(self):
+        return self.wait
+
+    def step(self, metric):
+        current = float(metric)
+        if self.monitor_op(current - self.min_delta, self.best):
+            self.best, self.best_epoch, self.wait = current, self._epoch, 0
+        else:
+            self.wait += 1
+        if self.wait >= self.patience and self.stopped_epoch is None:
+            self.stopped_epoch = self._epoch
+        self._epoch += 1
+        return self.stopped_epoch is not None
+
+
+@alternative("day2.training.EarlyStopping")
+@dataclass
+class StopperDataclass:
+    """A dataclass; values negated in "max" so that one test, ``best - value > min_delta``
+    (the gain, not Keras' form), serves both modes; best is a property; torch compares."""
+
+    patience: int
+    min_delta: float = 0.0
+    mode: str = "min"
+    best_epoch: int = field(default=-1, init=False)
+    bad_epochs: int = field(default=0, init=False)
+    _score: float = field(default=float("inf"), init=False, repr=False)
+    _calls: int = field(default=0, init=False, repr=False)
+    _done: bool = field(default=False, init=False, repr=False)
+
+    def __post_init__(self):
+        if self.patience < 1 or self.min_delta < 0 or self.mode not in {"min", "max"}:
+            raise ValueError("patience >= 1, min_delta >= 0, mode 'min' or 'max'")
+        self._sign = 1.0 if self.mode == "min" else -1.0
+
+    @property
+    def best(self):
+        return self._sign * self._score
+
+    def step(self, metric):
+        value = torch.as_tensor(metric, dtype=torch.float64) * self._sign
+        if bool(self._score - value > self.min_delta):
+            self._score, self.best_epoch, self.bad_epochs = value.item(), self._calls, 0
+        else:
+            self.bad_epochs += 1
+        self._calls += 1
+        self._done = self._done or self.bad_epochs >= self.patience
+        return self._done
+
+
+@alternative("day2.training.fit_with_early_stopping")
+def fit_with_model_copy_and_float32_sum(model, optimizer, loss_fn, train_loader, val_loader,
+                                        patience, max_epochs):
+    """A deepcopy of the whole model as the best; the validation loss summed in a float32
+    tensor (the model is float64: still the mean over samples); zero_grad(set_to_none=False)."""
+    import copy
+
+    if patience < 1 or max_epochs < 1:
+        raise ValueError("patience and max_epochs must be at least 1")
+    stopper = _Stopper(patience)
+    best_model, history = copy.deepcopy(model), []
+    for epoch in range(max_epochs):
+        model.train()
+        for x, y in train_loader:
+            optimizer.zero_grad(set_to_none=False)
+            loss_fn(model(x), y).backward()
+            optimizer.step()
+        model.eval()
+        total, count = torch.zeros(()), 0
+        with torch.no_grad():
+            for x, y in val_loader:
+                total += loss_fn(model(x), y) * len(x)
+                count += len(x)
+        history.append((total / count).item())
+        stop = stopper.step(history[-1])
+        if stopper.best_epoch == epoch:
+            best_model = copy.deepcopy(model)
+        if stop:
+            break
+    model.load_state_dict(best_model.state_dict())
+    model.eval()
+    return {"best_epoch": stopper.best_epoch, "best_val_loss": stopper.best,
+            "epochs_run": len(history), "history": history}
+
+
+@alternative("day2.training.fit_with_early_stopping")
+def fit_inline_with_concatenated_validation(model, optimizer, loss_fn, train_loader, val_loader,
+                                            patience, max_epochs):
+    """Counters inline, a while loop, one loss_fn call on the concatenated validation outputs,
+    inference mode, model.zero_grad(), and the best state copied back in place with copy_."""
+    import math
+    from collections import OrderedDict
+
+    if not (patience >= 1 and max_epochs >= 1):
+        raise ValueError("patience and max_epochs must be at least 1")
+
+    def snapshot():
+        return OrderedDict((k, torch.empty_like(v).copy_(v)) for k, v in model.state_dict().items())
+
+    best_state, best, best_epoch, bad, history, epoch = snapshot(), math.inf, -1, 0, [], 0
+    while epoch < max_epochs:
+        model.train(True)
+        for x, y in train_loader:
+            model.zero_grad()
+            loss_fn(model(x), y).backward()
+            optimizer.step()
+        model.train(False)
+        with torch.inference_mode():
+            outputs, targets = zip(*[(model(x), y) for x, y in val_loader])
+            val = float(loss_fn(torch.cat(outputs), torch.cat(targets)))
+        history.append(val)
+        if val < best:
+            best, best_epoch, bad, best_state = val, epoch, 0, snapshot()
+        else:
+            bad += 1
+        epoch += 1
+        if bad >= patience:
+            break
+    with torch.no_grad():
+        for k, v in model.state_dict().items():
+            v.copy_(best_state[k])
+    return {"best_epoch": best_epoch, "best_val_loss": best, "epochs_run": epoch,
             "history": history}

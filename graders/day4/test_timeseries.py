@@ -42,7 +42,11 @@ def _expect_value_error(fn, *args, what: str) -> None:
 
 
 def _describe(t: torch.Tensor) -> str:
-    return f"a {tuple(t.shape)} {str(t.dtype).replace('torch.', '')} series"
+    """``a (6, 2) float32 series``, with its strides and storage offset when not contiguous."""
+    text = f"a {tuple(t.shape)} {str(t.dtype).replace('torch.', '')} series"
+    if not t.is_contiguous() or t.storage_offset():
+        text += f" (strides {tuple(t.stride())}, storage offset {t.storage_offset()})"
+    return text
 
 
 # --- make_windows -----------------------------------------------------------------------------
@@ -186,16 +190,27 @@ def test_standardize_split_matches_the_formula(case):
             fail(f"{what} returned std {got[3].tolist()}, the unbiased (n - 1) estimate; use "
                  f"the population std (unbiased=False / correction=0): {expected[3].tolist()}.")
     names = ("train_std", "test_std", "mean", "std")
+    formulas = (f"(series[:{n}] - mean) / std", f"(series[{n}:] - mean) / std, with the training "
+                f"part's mean and std", f"the per-feature mean of the training part series[:{n}]",
+                f"the per-feature population std of the training part series[:{n}], 0 -> 1")
     raw_std = values[:n].std(0, correction=0)
     for index in (2, 3, 0, 1):  # statistics first: their messages name the mistake
         name, value, exp = names[index], got[index], expected[index]
-        if name == "std" and isinstance(value, torch.Tensor) and value.shape == exp.shape:
+        same_shape = isinstance(value, torch.Tensor) and value.shape == exp.shape
+        if name == "std" and same_shape:
             special = (raw_std == 0) | (raw_std < 1e-4)
             wrong = ~torch.isclose(plain(value).double(), exp.double(), **tol)
             if bool((wrong & special).any()):
                 fail(f"{what} returned std {value.tolist()}; expected {exp.tolist()}: only an "
                      f"exact 0 becomes 1, and a tiny std stays as it is (no epsilon, no clamp).")
-        assert_close(value, exp, **tol, what=f"{name} of {what}")
+        if series.dtype == torch.float64 and same_shape and value.dtype == torch.float64 and \
+                not close_values(value, exp, **tol):
+            in_float32 = _split_oracle(series.float(), frac)[index].double()
+            if close_values(value, in_float32, rtol=1e-5, atol=1e-5):
+                fail(f"{name} of {what} is {value.tolist()}, the formula computed in float32; "
+                     f"expected {exp.tolist()} (tolerance 1e-7): compute a float64 series in "
+                     f"float64, without a float32 step (.float()) on the way.")
+        assert_close(value, exp, **tol, what=f"{name} of {what} ({formulas[index]})")
 
 
 def test_standardize_split_rejects_empty_parts():
@@ -220,12 +235,19 @@ def test_naive_forecast_repeats_the_last_value(data, n, length, features, horizo
     what = f"naive_forecast(x of shape {tuple(x.shape)}, horizon={horizon})"
     got = mod.naive_forecast(x, horizon)
     expected = x[:, -1:, :].repeat(1, horizon, 1)
+    wrong = {"repeats the first value of each window": x[:, :1, :].repeat(1, horizon, 1)}
+    if dtype.is_floating_point:
+        wrong["repeats the mean of each window"] = x.mean(1, keepdim=True).repeat(1, horizon, 1)
+    if horizon <= length:
+        wrong[f"returns the last horizon = {horizon} observed values x[:, -horizon:]"] = \
+            x[:, length - horizon:]
     if isinstance(got, torch.Tensor) and got.shape == expected.shape and x.shape[0] > 0 and \
-            length > 1 and equal_values(got, x[:, :1, :].repeat(1, horizon, 1)) and \
-            not equal_values(got, expected):
-        fail(f"{what} repeats the first value of each window; the naive forecast repeats the "
-             f"last observed one, x[:, -1, :].")
-    assert_equal(got, expected, what=what)
+            length > 1 and not close_values(got, expected, rtol=1e-6, atol=1e-6):
+        for mistake, value in wrong.items():
+            if close_values(got, value, rtol=1e-6, atol=1e-6):
+                fail(f"{what} {mistake}; the naive forecast repeats the last observed value, "
+                     f"x[:, -1, :], at every one of the horizon steps.")
+    assert_equal(got, expected, what=f"{what} (every step x[:, -1, :])")
 
 
 def test_naive_forecast_rejects_bad_horizon():
@@ -237,22 +259,51 @@ def test_naive_forecast_rejects_bad_horizon():
 
 # --- LSTMForecaster ---------------------------------------------------------------------------
 
+def _lstm_config(lstm: nn.LSTM) -> str:
+    return (f"nn.LSTM(input_size={lstm.input_size}, hidden_size={lstm.hidden_size}, num_layers="
+            f"{lstm.num_layers}, batch_first={lstm.batch_first}, bidirectional="
+            f"{lstm.bidirectional}, proj_size={lstm.proj_size})")
+
+
 def _parts(model, n_features, hidden, horizon, layers, what):
-    lstm, head = getattr(model, "lstm", None), getattr(model, "head", None)
-    if not isinstance(lstm, nn.LSTM) or not isinstance(head, nn.Linear):
-        fail(f"{what} needs the submodules self.lstm (an nn.LSTM) and self.head (an "
-             f"nn.Linear); found lstm={type(lstm).__name__}, head={type(head).__name__}.")
-    config = (lstm.input_size, lstm.hidden_size, lstm.num_layers, lstm.batch_first,
-              lstm.bidirectional, lstm.proj_size)
-    if config != (n_features, hidden, layers, True, False, 0):
-        fail(f"{what}.lstm is nn.LSTM(input_size={config[0]}, hidden_size={config[1]}, "
-             f"num_layers={config[2]}, batch_first={config[3]}, bidirectional={config[4]}); "
-             f"expected nn.LSTM({n_features}, {hidden}, num_layers={layers}, batch_first=True)"
-             f" (inputs are (N, L, F), batch first).")
+    """The grader's own nn.LSTM and nn.Linear holding the weights of the model's LSTM layers
+    (one nn.LSTM, or several stacked, whatever their attribute names) and of its linear head."""
+    if not isinstance(model, nn.Module):
+        fail(f"{what} is a {type(model).__name__}; expected an nn.Module.")
+    lstms = [m for m in model.modules() if isinstance(m, nn.LSTM)]
+    heads = [m for m in model.modules() if isinstance(m, nn.Linear)]
+    if not lstms or len(heads) != 1:
+        fail(f"{what} has {len(lstms)} nn.LSTM and {len(heads)} nn.Linear submodules; expected "
+             f"an nn.LSTM (batch_first=True) and a linear head, exactly one nn.Linear(hidden_size,"
+             f" horizon * n_features), no hidden layer in the head (any attribute names).")
+    expected = (f"nn.LSTM({n_features}, {hidden}, num_layers={layers}, batch_first=True)"
+                f" (inputs are (N, L, F), batch first)")
+    sizes = [n_features] + [hidden] * (len(lstms) - 1)
+    for lstm, size in zip(lstms, sizes):
+        config = (lstm.input_size, lstm.hidden_size, lstm.batch_first, lstm.bidirectional,
+                  lstm.proj_size, lstm.bias)
+        if config != (size, hidden, True, False, 0, lstms[0].bias):
+            fail(f"{what} has {_lstm_config(lstm)}; expected {expected}.")
+    if sum(lstm.num_layers for lstm in lstms) != layers:
+        found = " and ".join(_lstm_config(lstm) for lstm in lstms)
+        fail(f"{what} has {found}: {sum(lstm.num_layers for lstm in lstms)} layer(s) in all; "
+             f"expected {expected}.")
+    head = heads[0]
     if (head.in_features, head.out_features) != (hidden, horizon * n_features):
-        fail(f"{what}.head is nn.Linear({head.in_features}, {head.out_features}); expected "
+        fail(f"{what}'s head is nn.Linear({head.in_features}, {head.out_features}); expected "
              f"nn.Linear({hidden}, horizon * n_features = {horizon * n_features}).")
-    return lstm, head
+    oracle_lstm = nn.LSTM(n_features, hidden, num_layers=layers, batch_first=True,
+                          bias=lstms[0].bias)
+    state, below = {}, 0
+    for lstm in lstms:  # weight_ih_l0 of a second stacked LSTM is the oracle's weight_ih_l1
+        for key, value in lstm.state_dict().items():
+            name, layer = key.rsplit("_l", 1)
+            state[f"{name}_l{int(layer) + below}"] = value
+        below += lstm.num_layers
+    oracle_lstm.load_state_dict(state)
+    oracle_head = nn.Linear(hidden, horizon * n_features, bias=head.bias is not None)
+    oracle_head.load_state_dict(head.state_dict())
+    return oracle_lstm.to(head.weight.dtype), oracle_head.to(head.weight.dtype)
 
 
 @st.composite
@@ -275,11 +326,8 @@ def test_LSTMForecaster_matches_its_lstm_and_head(case):
     torch.manual_seed(0)
     what = f"LSTMForecaster({features}, {hidden}, {horizon}, num_layers={layers})"
     model = mod.LSTMForecaster(features, hidden, horizon, num_layers=layers)
-    lstm, head = _parts(model, features, hidden, horizon, layers, what)
-    oracle_lstm = nn.LSTM(features, hidden, num_layers=layers, batch_first=True)
-    oracle_lstm.load_state_dict(lstm.state_dict())
-    oracle_head = nn.Linear(hidden, horizon * features)
-    oracle_head.load_state_dict(head.state_dict())
+    oracle_lstm, oracle_head = _parts(model, features, hidden, horizon, layers, what)
+    model.eval()  # dropout between LSTM layers is allowed: forward is compared in eval mode
     with torch.no_grad():
         got = model(x)
         output, (h_n, _) = oracle_lstm(x)
@@ -289,6 +337,8 @@ def test_LSTMForecaster_matches_its_lstm_and_head(case):
             "h_n[-1]": oracle_head(h_n[0]).reshape(len(x), horizon, features),
             "the mean over time: take the output at the last time step, output[:, -1]":
                 oracle_head(output.mean(1)).reshape(len(x), horizon, features),
+            "the output at the first time step (output[:, 0]): take the one at the last, "
+            "output[:, -1]": oracle_head(output[:, 0]).reshape(len(x), horizon, features),
             "the head's outputs reshaped to (N, F, H) and transposed: reshape to (N, H, F), "
             "the first F numbers are step 1": oracle_head(output[:, -1]).reshape(
                 len(x), features, horizon).transpose(1, 2),
@@ -307,9 +357,7 @@ def test_LSTMForecaster_keeps_float64_and_builds_its_parts():
     torch.manual_seed(0)
     model = mod.LSTMForecaster(2, 8, 6, num_layers=1)
     _parts(model, 2, 8, 6, 1, "LSTMForecaster(2, 8, 6)")
-    if not isinstance(model, nn.Module):
-        fail("LSTMForecaster must be an nn.Module.")
-    out = model.double()(torch.randn(3, 24, 2, dtype=torch.float64))
+    out = model.double().eval()(torch.randn(3, 24, 2, dtype=torch.float64))
     assert_equal((tuple(out.shape), out.dtype), ((3, 6, 2), torch.float64),
                  what="the shape and dtype of LSTMForecaster(2, 8, 6).double()(x (3, 24, 2))")
 
@@ -329,19 +377,27 @@ def _standardised():
 
 
 def _train(fn=None):
-    """Train once per function object and cache (model, cpu seconds, rng kept)."""
+    """Train once per function object and cache (model, cpu seconds, what the call changed)."""
     fn = mod.train_forecaster if fn is None else fn
     key = id(fn), fn
     if key not in _RUNS:
         train, _ = _standardised()  # outside the timed call
         torch.manual_seed(1234)  # the function must seed itself
-        before = torch.get_rng_state()
+        before, threads = torch.get_rng_state(), torch.get_num_threads()
         start = time.process_time()
         model = fn(train, INPUT_LEN, HORIZON, seed=0)
         cpu = time.process_time() - start
-        kept = equal_values(torch.get_rng_state(), before)
+        changed = []
+        if not equal_values(torch.get_rng_state(), before):
+            changed.append("torch's global random state (torch.get_rng_state()): seed inside "
+                           "`with torch.random.fork_rng():` (or save the state with "
+                           "torch.get_rng_state() and restore it with torch.set_rng_state())")
+        if torch.get_num_threads() != threads:
+            changed.append(f"the number of torch threads from {threads} to "
+                           f"{torch.get_num_threads()}: leave torch.set_num_threads alone")
+            torch.set_num_threads(threads)
         _RUNS.clear()
-        _RUNS[key] = (model, cpu, kept)
+        _RUNS[key] = (model, cpu, changed)
     return _RUNS[key]
 
 
@@ -351,6 +407,10 @@ def _test_errors(model) -> tuple[float, float]:
     x, y = values[:, :INPUT_LEN], values[:, INPUT_LEN:]
     if not isinstance(model, nn.Module):
         fail(f"train_forecaster returned {type(model).__name__}; expected an LSTMForecaster.")
+    kinds = {(p.dtype, p.device.type) for p in model.parameters()}
+    if kinds != {(torch.float32, "cpu")}:
+        fail(f"train_forecaster's parameters are {sorted(map(str, kinds))}; expected float32 "
+             f"on the CPU (the test windows are float32).")
     with torch.no_grad():
         forecast = model(x)
     if not isinstance(forecast, torch.Tensor) or forecast.shape != y.shape:
@@ -385,8 +445,8 @@ def test_train_forecaster_within_60_s_of_cpu():
 
 @pytest.mark.timeout(600)
 def test_train_forecaster_returns_an_eval_float32_forecaster_and_keeps_the_rng():
-    """Is the model an LSTMForecaster in eval mode, float32 on the CPU, with the RNG left as found?"""
-    model, _, kept = _train()
+    """An LSTMForecaster in eval mode, float32 on the CPU, torch's RNG and thread count kept?"""
+    model, _, changed = _train()
     if not isinstance(model, nn.Module) or type(model).__name__ != "LSTMForecaster":
         fail(f"train_forecaster returned {type(model).__name__}; expected your LSTMForecaster.")
     training = [name or "the model" for name, m in model.named_modules() if m.training]
@@ -397,10 +457,29 @@ def test_train_forecaster_returns_an_eval_float32_forecaster_and_keeps_the_rng()
     if kinds != {(torch.float32, "cpu")}:
         fail(f"train_forecaster's parameters are {sorted(map(str, kinds))}; expected float32 "
              f"on the CPU.")
-    if not kept:
-        fail("train_forecaster changed torch's global random state (torch.get_rng_state()): "
-             "seed inside `with torch.random.fork_rng():` (or save the state with "
-             "torch.get_rng_state() and restore it with torch.set_rng_state()).")
+    if changed:
+        fail(f"train_forecaster changed {'; and '.join(changed)}.")
+
+
+@pytest.mark.timeout(600)
+def test_train_forecaster_takes_a_1d_series():
+    """Does a (T,) training series count as F = 1 (a short one: a fraction of the main run)?"""
+    series = torch.sin(torch.arange(120.0) / 4)
+    what = "train_forecaster(torch.sin(torch.arange(120.0) / 4), input_len=8, horizon=2)"
+    try:
+        model = mod.train_forecaster(series, 8, 2, seed=0)
+    except NotImplementedError:
+        raise
+    except Exception as exc:  # noqa: BLE001
+        fail(f"{what} raised {type(exc).__name__}: {exc}; a 1-D series counts as F = 1 "
+             f"(unsqueeze(-1) it, or let make_windows do it).")
+    if not isinstance(model, nn.Module):
+        fail(f"{what} returned {type(model).__name__}; expected an LSTMForecaster.")
+    with torch.no_grad():
+        forecast = model(series[:24].reshape(3, 8, 1))
+    assert_equal(getattr(forecast, "shape", type(forecast).__name__), torch.Size([3, 2, 1]),
+                 what=f"the shape of the forecast of {what}'s model for windows (3, 8, 1) (a 1-D "
+                      f"series counts as F = 1)")
 
 
 @pytest.mark.hidden

@@ -153,9 +153,11 @@ class LSTMForecaster(nn.Module):
         horizon: H, the number of steps to forecast.
         num_layers: stacked LSTM layers.
 
-    Two submodules, with these names and settings (the graders copy their weights):
-    ``self.lstm = nn.LSTM(n_features, hidden_size, num_layers=num_layers, batch_first=True)``
-    and ``self.head = nn.Linear(hidden_size, horizon * n_features)``.
+    Two submodules, with these settings (the graders find them by type, whatever their
+    attribute names, and copy their weights):
+    ``nn.LSTM(n_features, hidden_size, num_layers=num_layers, batch_first=True)`` (dropout
+    between layers allowed) and one ``nn.Linear(hidden_size, horizon * n_features)``, the head
+    (e.g. ``self.lstm`` and ``self.head``).
 
     ``forward(x)``: x of shape (N, L, F) (batch first, any memory layout) -> (N, H, F): run the
     LSTM over the window from a zero state, take the top layer's output at the last time step
@@ -163,9 +165,9 @@ class LSTMForecaster(nn.Module):
     ``H * F`` outputs to (H, F) (row-major: the first F numbers are step 1). The output has the
     model's dtype (float32 unless ``.double()`` was called).
 
-    Checked by copying the two submodules' weights into ``nn.LSTM``/``nn.Linear`` layers built
-    by the grader and comparing outputs (rtol 1e-5, atol 1e-6 in float32) for several F, H,
-    hidden sizes, one and two layers and non-contiguous inputs.
+    Checked in eval mode by copying the two submodules' weights into ``nn.LSTM``/``nn.Linear``
+    layers built by the grader and comparing outputs (rtol 1e-5, atol 1e-6 in float32) for
+    several F, H, hidden sizes, one and two layers and non-contiguous inputs.
 
     Example:
         >>> model = LSTMForecaster(n_features=2, hidden_size=16, horizon=6)
@@ -214,8 +216,8 @@ def train_forecaster(train_series: Tensor, input_len: int, horizon: int, seed: i
     ``train_forecaster(train_std, input_len=24, horizon=6, seed=0)``, measures its CPU time
     with ``time.process_time`` (budget 60 s on one thread; the reference needs about a second)
     and requires the mean squared error on all windows of the test part to be at most half
-    that of ``naive_forecast`` on the same windows. A hidden check trains twice and compares
-    the weights.
+    that of ``naive_forecast`` on the same windows. Another check trains on a short (T,) series
+    (F = 1) and a hidden one trains twice and compares the weights.
 
     Example:
         >>> series = torch.sin(torch.arange(300.0) / 4).unsqueeze(1)

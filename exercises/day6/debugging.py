@@ -36,16 +36,19 @@ def activation_stats(model: nn.Module, x: Tensor) -> dict[str, dict[str, float]]
         whose forward ran, keyed by its name in ``named_modules()`` (``"encoder.0"``; ``""``
         when the model itself is the leaf; a module registered under two names appears once,
         under the first). ``std`` is the population standard deviation (``unbiased=False``)
-        over all elements of the output, ``frac_zero`` the fraction of elements exactly 0. A
-        leaf called several times reports its last call; a leaf never called is absent. When
-        a leaf returns a tuple (``nn.LSTM``, ``nn.GRU``), its first element counts. Values
-        are Python floats.
+        over all elements of the output, ``frac_zero`` the fraction of elements exactly 0,
+        all taken from the output as the leaf returned it (inside the hook: a later in-place
+        operation such as ``nn.ReLU(inplace=True)`` may overwrite that tensor). A leaf called
+        several times reports its last call; a leaf never called is absent. When a leaf
+        returns a tuple (``nn.LSTM``, ``nn.GRU``), its first element counts. Values are
+        Python floats.
 
     Checked against the same hooks run by the grader (rtol 1e-5, atol 1e-6) on models with
-    varied names, nested containers, a shared leaf called twice, an unused leaf, a recurrent
-    leaf, Dropout in train mode and mixed modes on entry; also that no hook is left on any
-    module, that grad mode was off in the forward pass, that modes and ``.grad`` are
-    untouched, and that an exception in forward propagates with the hooks removed.
+    varied names, nested containers, an in-place ReLU, a shared leaf called twice, an unused
+    leaf, a recurrent leaf, Dropout in train mode and mixed modes on entry; also that no hook
+    is left on any module, that grad mode was off in the forward pass, that modes and
+    ``.grad`` are untouched, and that an exception in forward propagates with the hooks
+    removed.
 
     Example:
         >>> model = nn.Sequential(nn.Linear(3, 4), nn.ReLU())
@@ -66,7 +69,7 @@ def grad_norms(model: nn.Module, loss: Tensor) -> dict[str, float]:
 
     Args:
         model: the model whose parameters to inspect; ``.grad`` may hold stale values, which
-            must stay exactly as they are.
+            must stay exactly as they are (and a ``.grad`` that is None stays None).
         loss: a scalar tensor computed from the model's parameters.
 
     Returns:
@@ -75,8 +78,9 @@ def grad_norms(model: nn.Module, loss: Tensor) -> dict[str, float]:
         under its first name (as ``named_parameters()`` lists it); frozen parameters are absent.
 
     Checked against ``torch.autograd.grad`` (rtol 1e-6) on models with varied names, a tied
-    (shared) weight, a frozen and an unused parameter, stale ``.grad`` values; and by calling
-    ``torch.autograd.grad(loss, ...)`` again afterwards (the graph must still be usable).
+    (shared) weight, a frozen and an unused parameter, stale and None ``.grad`` values; and
+    by calling ``torch.autograd.grad(loss, ...)`` again afterwards (the graph must still be
+    usable).
 
     Example:
         >>> model = nn.Linear(3, 1)

@@ -51,7 +51,9 @@ class Module:
     Reading ``m.name`` returns the value last assigned (or registered), registered or not.
     Either keep every value in the instance's ``__dict__`` as well as in your registries, or
     keep registered values only in the registries and add a ``__getattr__`` that finds them
-    (that is torch's way); ``__init__`` must create the registries with
+    and raises ``AttributeError`` for any other name (that is torch's way; then registering a
+    name that was a plain attribute removes it from ``__dict__``, where it would hide the
+    registered value); ``__init__`` must create the registries with
     ``object.__setattr__`` since your ``__setattr__`` needs them.
 
     Methods (``self`` returned where said; listings are generators or lists):
@@ -59,8 +61,9 @@ class Module:
     - ``__init__()``: empty registries and ``training = True``.
     - ``register_buffer(name, tensor, persistent=True)``: register a tensor (or None) that is
       state but not a parameter (running statistics); only persistent buffers go into the
-      state dict. Registering a name that is already a parameter, a child or a plain
-      attribute is not checked.
+      state dict. Registering a name that is already a buffer replaces its tensor (the name
+      keeps its place) and sets its persistence anew. Registering a name that is already a
+      parameter, a child or a plain attribute is not checked.
     - ``__call__(*args, **kwargs)``: returns ``self.forward(*args, **kwargs)`` (subclasses
       define ``forward``).
     - ``named_parameters(prefix="", recurse=True)``: ``(dotted_name, parameter)`` pairs: first

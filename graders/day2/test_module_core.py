@@ -16,7 +16,8 @@ from torch import nn
 from graders import student
 from graders import strategies as ds
 from graders.checks import assert_close, equal_values, fail
-from graders.day2._module_trees import Op, Program, Tree, build, module_class, programs
+from graders.day2._module_trees import (NAMES, Op, Program, Tree, build, module_class,
+                                        programs)
 from graders.forbid import forbidden_calls
 
 mod = student("day2.module_core")
@@ -38,6 +39,22 @@ BUFFERS = Program(2, ((2,),), ((2,), (3,)), (
     Op(0, "child", "layer", 1), Op(1, "buffer", "b2", 0, persistent=False),
     Op(1, "param", "w", 0), Op(1, "buffer", "gamma", 1), Op(0, "buffer", "head", 0),
     Op(1, "tensor", "gamma", 0)))
+# A tree two levels deep (depth first is m0, m1, m3, m2; breadth first would be m0, m1, m2, m3).
+DEEP = Program(4, ((2,), (1,), (3,)), ((2,),), (
+    Op(0, "child", "enc", 1), Op(0, "child", "head", 2), Op(1, "child", "layer", 3),
+    Op(3, "param", "w", 0), Op(2, "param", "w", 1), Op(0, "param", "gamma", 2),
+    Op(2, "buffer", "b2", 0), Op(3, "buffer", "b2", 0)))
+# A child name set to None and back keeps its place; buffers registered again change persistence.
+SLOTS = Program(3, ((2,),), ((2,), (3,)), (
+    Op(0, "child", "enc", 1), Op(0, "child", "head", 2), Op(0, "none", "enc"),
+    Op(0, "child", "enc", 1), Op(1, "buffer", "b2", 0, persistent=False),
+    Op(1, "buffer", "gamma", 1), Op(1, "buffer", "b2", 1), Op(1, "buffer", "gamma", 0,
+                                                                persistent=False)))
+# Plain attributes (and None) later given a registered value, then read back.
+PLAIN_THEN_REGISTERED = Program(2, ((2,),), ((2,),), (
+    Op(0, "plain", "w", 7), Op(0, "param", "w", 0), Op(0, "tensor", "enc", 0),
+    Op(0, "child", "enc", 1), Op(0, "none", "head"), Op(0, "child", "head", 1),
+    Op(1, "buffer", "gamma", 0), Op(1, "none", "gamma"), Op(1, "plain", "layer", 7)))
 
 
 def _pairs(tree: Tree, pairs) -> list[tuple[str, str]]:
@@ -50,6 +67,10 @@ def _explain_params(got: list, expected: list) -> str:
         return ("A Parameter appears twice: list each Parameter object once, under the first "
                 "name met, and walk a child registered under two names once (keep a set of "
                 "the ids already yielded).")
+    if labels == [label for _, label in expected]:
+        return ("Same Parameters in the same order, other names: join the names with '.' "
+                "(\"enc.0.w\") and start them with prefix + '.' when a prefix is given, also "
+                "with recurse=False.")
     if set(got) == set(expected):
         return ("Same entries, other order: first the module's own parameters in registration "
                 "order (a rebound name keeps its place), then each child's, depth first.")
@@ -74,12 +95,14 @@ def _compare(what: str, got: list, expected: list, explain: str = "") -> None:
 @example(program=SHARED_CHILD)
 @example(program=REBOUND)
 @example(program=BUFFERS)
+@example(program=DEEP)
 def test_Module_registers_parameters_like_torch(program):
     """Do named_parameters() and parameters() list torch's names, order and objects, shared ones once?"""
     torch_tree, tree = build(program, module_class(mod))
     for i, (theirs, ours) in enumerate(zip(torch_tree.nodes, tree.nodes)):
         for args, text in (({}, ""), ({"prefix": "net"}, 'prefix="net"'),
-                           ({"recurse": False}, "recurse=False")):
+                           ({"recurse": False}, "recurse=False"),
+                           ({"prefix": "net", "recurse": False}, 'prefix="net", recurse=False')):
             got = _pairs(tree, ours.named_parameters(**args))
             expected = _pairs(torch_tree, theirs.named_parameters(**args))
             _compare(f"m{i}.named_parameters({text})", got, expected,
@@ -93,6 +116,8 @@ def test_Module_registers_parameters_like_torch(program):
 @given(program=programs())
 @example(program=SHARED_CHILD)
 @example(program=REBOUND)
+@example(program=DEEP)
+@example(program=SLOTS)
 def test_Module_lists_children_and_modules_like_torch(program):
     """Do children() and modules() list the same modules, in the same order, each once?"""
     torch_tree, tree = build(program, module_class(mod))
@@ -114,9 +139,49 @@ def test_Module_lists_children_and_modules_like_torch(program):
             _compare(f"m{i}.{method}()", got, expected, advice)
 
 
+def _read(tree: Tree, module, name: str) -> str:
+    """What reading ``module.<name>`` does: "gives <label>" or "raises <exception type>"."""
+    try:
+        value = getattr(module, name)
+    except NotImplementedError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - compared with torch's
+        return f"raises {type(exc).__name__}"
+    return "gives " + (repr(value) if value is None or isinstance(value, int)
+                       else tree.label(value))
+
+
+@given(program=programs())
+@example(program=PLAIN_THEN_REGISTERED)
+@example(program=REBOUND)
+def test_Module_attributes_read_back_like_torch(program):
+    """Does reading m.name give the value last assigned or registered (AttributeError when none)?"""
+    torch_tree, tree = build(program, module_class(mod))
+    for i, (theirs, ours) in enumerate(zip(torch_tree.nodes, tree.nodes)):
+        for name in NAMES:
+            got, expected = _read(tree, ours, name), _read(torch_tree, theirs, name)
+            if got == expected:
+                continue
+            if expected == "raises AttributeError":
+                advice = ("A name never assigned raises AttributeError (a __getattr__ must "
+                          "raise AttributeError, not KeyError, or hasattr and getattr(m, name, "
+                          "default) break).")
+            else:
+                advice = ("Reading m.name gives the value last assigned or registered "
+                          "(parameters, buffers and children included), and a plain attribute "
+                          "given a Parameter or a Module later must not shadow it (remove the "
+                          "name from the instance's __dict__ when you register it elsewhere, or "
+                          "keep __dict__ up to date).")
+            fail(f"after the statements of the smallest failing input, reading m{i}.{name} "
+                 f"{got}; on a torch.nn.Module tree it {expected}. {advice}")
+
+
 @given(program=programs())
 @example(program=BUFFERS)
 @example(program=SHARED_CHILD)
+@example(program=REBOUND)
+@example(program=DEEP)
+@example(program=SLOTS)
 def test_Module_state_dict_like_torch(program):
     """Is state_dict() an OrderedDict of torch's keys in order, detached and sharing storage?"""
     torch_tree, tree = build(program, module_class(mod))
@@ -132,6 +197,13 @@ def test_Module_state_dict_like_torch(program):
         if non_persistent:
             advice = (f"{non_persistent} are non-persistent buffers: they stay out of the state "
                       f"dict. " + advice)
+        buffers = [op for op in program.ops if op.kind == "buffer"]
+        again = ({op.name for op in buffers if op.persistent}
+                 & {op.name for op in buffers if not op.persistent})
+        if not non_persistent and [k for k in expected if k not in got
+                                   and k.rsplit(".", 1)[-1] in again]:
+            advice = ("register_buffer(name, t, persistent=...) sets the buffer's persistence "
+                      "anew each time, also for a name that is already a buffer. " + advice)
         _compare(f"list(m{i}.state_dict())", list(got), list(expected), advice)
         for key, value in got.items():
             source = expected[key]
@@ -292,6 +364,11 @@ def test_Module_setattr_keeps_slots_and_refuses_like_torch():
         fail(f"after m.register_buffer('stats', zeros) and m.stats = torch.ones(3), the state "
              f"dict is {keys} with stats = {m.state_dict().get('stats')}; a tensor assigned to "
              f"a buffer name replaces the buffer and stays a buffer.")
+    m.enc = None
+    if m.enc is not None:
+        fail("after m.enc = None (enc was a child module), m.enc is not None.")
+    _refuses(lambda: setattr(m, "enc", 3), "m.enc = 3 after m.enc = None (enc was a child "
+             "module)", "None keeps the name registered as a child (value None).")
     m.enc = nn.Parameter(torch.ones(1))  # a Parameter on a child name: now a parameter
     if list(m.children()):
         fail("after m.enc = Parameter(...) (enc was a child), children() still lists enc: a "
@@ -313,9 +390,10 @@ def _load(target, state, strict: bool):
 
 
 @given(program=programs(), drop=st.sets(st.integers(0, 6), max_size=2),
-       extra=st.sampled_from([None, "zz", "enc.zz", "w.zz"]), strict=st.booleans())
+       extra=st.sampled_from([None, "zz", "enc.zz", "w.zz", "layer.b2"]), strict=st.booleans())
 @example(program=SHARED_CHILD, drop=set(), extra=None, strict=True)
 @example(program=BUFFERS, drop={0}, extra="zz", strict=False)
+@example(program=BUFFERS, drop=set(), extra="layer.b2", strict=False)  # a non-persistent buffer
 def test_Module_load_state_dict_like_torch(program, drop, extra, strict):
     """Does load_state_dict copy in place, report torch's missing/unexpected keys, and honour strict?"""
     cls = module_class(mod)
@@ -329,6 +407,7 @@ def test_Module_load_state_dict_like_torch(program, drop, extra, strict):
         source[extra] = torch.zeros(1, dtype=torch.float64)
     call = f"m0.load_state_dict(state with keys {list(source)}, strict={strict})"
     outcome, expected = _load(torch_tree.nodes[0], source, strict)
+    storage = [t.data_ptr() for t in tree.params + tree.tensors]
     got_outcome, got = _load(tree.nodes[0], source, strict)
     if outcome == "RuntimeError":
         if got_outcome != "RuntimeError":
@@ -346,15 +425,19 @@ def test_Module_load_state_dict_like_torch(program, drop, extra, strict):
             fail(f"{call} returned {field}={list(getattr(got, field))}; torch gives "
                  f"{list(getattr(expected, field))}. Missing: keys this module's state_dict() "
                  f"has but the given dict lacks; unexpected: given keys that match no parameter "
-                 f"or persistent buffer.")
+                 f"or persistent buffer (a non-persistent buffer's name is unexpected too).")
     sources = {v.data_ptr() for v in source.values()}
-    for label, ours, theirs in [(f"p{i}", a, b) for i, (a, b) in
-                                enumerate(zip(tree.params, torch_tree.params))] + \
-            [(f"t{i}", a, b) for i, (a, b) in enumerate(zip(tree.tensors, torch_tree.tensors))]:
+    for before, (label, ours, theirs) in zip(storage, [
+            (f"p{i}", a, b) for i, (a, b) in enumerate(zip(tree.params, torch_tree.params))] + [
+            (f"t{i}", a, b) for i, (a, b) in enumerate(zip(tree.tensors, torch_tree.tensors))]):
         if ours.data_ptr() in sources:
             fail(f"after {call}, {label} shares memory with the given state dict: copy the "
                  f"values into the existing tensor (copy_ under torch.no_grad()), never hold "
                  f"the source's tensors.")
+        if ours.data_ptr() != before:
+            fail(f"after {call}, {label} has new memory (its .data was replaced): copy the "
+                 f"values into the existing tensor in place (tensor.copy_(value) under "
+                 f"torch.no_grad()), as torch does, so that views of it and its dtype stay.")
         if not equal_values(ours.detach(), theirs.detach()):
             now = [tree.label(v) for v in tree.nodes[0].parameters()]
             replaced = any(not label.startswith("p") for label in now)
@@ -370,20 +453,21 @@ def test_Module_load_state_dict_rejects_a_shape_mismatch():
     """Does a tensor of another shape raise RuntimeError, with strict=True and strict=False?"""
     cls = module_class(mod)
     for strict in (True, False):
-        m = cls()
-        m.kernel = nn.Parameter(torch.zeros(2, 3))
-        state = OrderedDict(kernel=torch.ones(3, 2))
-        try:
-            m.load_state_dict(state, strict=strict)
-        except RuntimeError:
-            continue
-        except NotImplementedError:
-            raise
-        except Exception as exc:  # noqa: BLE001
-            fail(f"loading a (3, 2) tensor into a (2, 3) parameter with strict={strict} raised "
-                 f"{type(exc).__name__}: {exc}; expected RuntimeError.")
-        fail(f"loading a (3, 2) tensor into a (2, 3) parameter with strict={strict} was "
-             f"accepted; torch raises RuntimeError whatever strict is (compare shapes first).")
+        for shape in ((3, 2), (3,)):  # (3,) would broadcast silently in copy_
+            m = cls()
+            m.kernel = nn.Parameter(torch.zeros(2, 3))
+            state = OrderedDict(kernel=torch.ones(shape))
+            what = f"loading a {shape} tensor into a (2, 3) parameter with strict={strict}"
+            try:
+                m.load_state_dict(state, strict=strict)
+            except RuntimeError:
+                continue
+            except NotImplementedError:
+                raise
+            except Exception as exc:  # noqa: BLE001
+                fail(f"{what} raised {type(exc).__name__}: {exc}; expected RuntimeError.")
+            fail(f"{what} was accepted; torch raises RuntimeError whatever strict is (compare "
+                 f"the shapes yourself: copy_ broadcasts a smaller tensor without a word).")
 
 
 def test_Module_does_not_use_torch_nn_Module():
@@ -468,6 +552,28 @@ def test_Linear_matches_F_linear(data, in_f, out_f, bias, lead, dtype):
     if bias:
         assert_close(layer.bias.grad, b.grad, **tol, what=f"bias.grad after {what}")
     assert_close(x.grad, x2.grad, **tol, what=f"x.grad after {what}")
+
+
+def test_Linear_accepts_any_memory_layout():
+    """Does forward work on non-contiguous inputs (permuted, sliced) with leading dimensions?"""
+    torch.manual_seed(0)
+    layer = _linear(4, 3)
+    base = torch.randn(5, 2, 4, generator=torch.Generator().manual_seed(2))
+    for how, x in (("x.permute(1, 2, 0).contiguous().permute(2, 0, 1)",
+                    base.permute(1, 2, 0).contiguous().permute(2, 0, 1)),
+                   ("every second element of a (5, 2, 9) tensor's last dimension",
+                    ds._sliced(base))):
+        what = f"Linear(4, 3)(x of shape (5, 2, 4), non-contiguous: {how})"
+        try:
+            out = layer(x)
+        except NotImplementedError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - reported to the student
+            reason = str(exc).rstrip(".")
+            fail(f"{what} raised {type(exc).__name__}: {reason}. Inputs come in any memory "
+                 f"layout: use reshape (not view) or matmul, which accept any strides.")
+        expected = nn.functional.linear(x, layer.weight.detach(), layer.bias.detach())
+        assert_close(out.detach(), expected, rtol=1e-6, atol=1e-6, what=what)
 
 
 def test_Linear_initialises_like_nn_Linear():

@@ -49,6 +49,7 @@ profiles.register()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
+    """The ``--drills-*`` options."""
     group = parser.getgroup("drills", "Deep Learning Drills")
     group.addoption(
         "--drills-target",
@@ -87,6 +88,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    """Markers, the run's state, the tree under test and hypothesis' profile."""
     config.addinivalue_line("markers", "hidden: a check students do not see before grading")
     config.addinivalue_line(
         "markers", "hint(text): the hint printed when this check fails, in place of the "
@@ -117,6 +119,7 @@ def _board(config: pytest.Config) -> scoreboard.Scoreboard:
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus, config: pytest.Config) -> None:
+    """The scoreboard, after pytest's own summary."""
     if not state.active(config):
         return
     scoreboard.render_terminal(_board(config), terminalreporter, target=runtime.target_dir(),
@@ -135,6 +138,7 @@ def _why_stopped(config: pytest.Config) -> str:
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus) -> None:
+    """Keep the scoreboard for check(), write --drills-report, fail the run unless all passed."""
     config = session.config
     if not state.active(config):
         return

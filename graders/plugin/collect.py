@@ -65,6 +65,7 @@ def _make(path: Path, parent: pytest.Collector) -> GraderModule | None:
 
 
 def pytest_collect_file(file_path: Path, parent: pytest.Collector):
+    """A student module found inside a folder given to pytest: its grader module."""
     if parent.session.isinitpath(file_path):
         return None  # handled by pytest_pycollect_makemodule, once
     return _make(file_path, parent)
@@ -72,6 +73,7 @@ def pytest_collect_file(file_path: Path, parent: pytest.Collector):
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_pycollect_makemodule(module_path: Path, parent: pytest.Collector):
+    """A student module given to pytest by name: its grader module."""
     return _make(module_path, parent)
 
 
@@ -86,6 +88,7 @@ def exercise_of(item: pytest.Item) -> registry.Exercise | None:
 
 
 def pytest_itemcollected(item: pytest.Item) -> None:
+    """Let ``-k`` name a grader test by its exercise's id, name or module."""
     ex = exercise_of(item)
     if ex is not None:  # `-k conv2d` / `-k day3.conv` select exercises
         item.extra_keyword_matches.update({ex.id, ex.name, ex.module})
@@ -93,6 +96,7 @@ def pytest_itemcollected(item: pytest.Item) -> None:
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items):
+    """Keep only the exercises asked for, and only public checks under --drills-public-only."""
     wanted = state.wanted(config) | _named_by_keyword(config.getoption("keyword"), items)
     public_only = config.getoption("drills_public_only")
     if not wanted and not public_only:

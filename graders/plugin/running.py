@@ -89,6 +89,7 @@ def pytest_runtest_call(item: pytest.Item):
 
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
+    """Fold each report of a grader test into its result, with feedback for the student."""
     report = yield
     ex_id = state.owners(item.config).get(item.nodeid)
     if ex_id is None:

@@ -25,11 +25,25 @@ from __future__ import annotations
 import os
 import tempfile
 from pathlib import Path
+from typing import TypedDict
 
 from hypothesis import HealthCheck, Phase, settings
 
 DEFAULT = "drills"
-_COMMON = dict(
+
+
+class _Common(TypedDict):
+    """The settings every profile shares."""
+
+    derandomize: bool
+    database: None
+    deadline: None
+    print_blob: bool
+    suppress_health_check: list[HealthCheck]
+    phases: list[Phase]
+
+
+_COMMON = _Common(
     derandomize=True,
     database=None,
     deadline=None,
@@ -102,5 +116,7 @@ def examples(n: int) -> int:
 
     Use in grader tests that need their own count: ``@settings(max_examples=examples(10))``.
     """
-    active = settings.default.max_examples
+    default = settings.default
+    assert default is not None  # hypothesis loads a profile when it is imported
+    active = default.max_examples
     return max(1, round(n * active / EXAMPLES[DEFAULT]))

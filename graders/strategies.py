@@ -122,6 +122,8 @@ def tensors(
     shape = draw(shape) if isinstance(shape, st.SearchStrategy) else shape
     shape = draw(shapes()) if shape is None else tuple(shape)
     dtype = draw(dtype) if isinstance(dtype, st.SearchStrategy) else dtype
+    np_dtype: type[np.generic]
+    default: st.SearchStrategy[bool | int | float]
     if dtype == torch.bool:
         np_dtype, default = np.bool_, st.booleans()
     elif dtype.is_floating_point:

@@ -44,11 +44,11 @@ def definition_with_helpers(ref_source: str, name: str) -> str | None:
     todo = [owner[name]]
     while todo:
         for used in {n.id for n in ast.walk(todo.pop()) if isinstance(n, ast.Name)}:
-            node = owner.get(used)
-            if node is not None and id(node) not in needed and node is not owner[name] \
-                    and _shown_with(node):
-                needed.add(id(node))
-                todo.append(node)
+            dep = owner.get(used)
+            if dep is not None and id(dep) not in needed and dep is not owner[name] \
+                    and _shown_with(dep):
+                needed.add(id(dep))
+                todo.append(dep)
     lines = ref_source.splitlines()
     parts = [n for n in ref.body if id(n) in needed] + [owner[name]]
     return "\n\n".join("\n".join(lines[_start(n):n.end_lineno]) for n in parts)

@@ -116,14 +116,13 @@ def write_canvas(rows: list[Row], path: Path, assignment: str) -> None:
     column for the assignment, with the ``Points Possible`` row Canvas's own export has. ``ID``
     is the roster's ``canvas_id`` column (Canvas's user id) where there is one; ``SIS Login
     ID`` its ``login``/``username`` or the email."""
-    students = [row for row in rows if row.student is not None]
+    students = [(row, row.student) for row in rows if row.student is not None]
     top = max((row.max_total for row in rows), default=0.0)
     fh = io.StringIO(newline="")
     w = csv.writer(fh)
     w.writerow(["Student", "ID", "SIS User ID", "SIS Login ID", "Section", assignment])
     w.writerow(["    Points Possible", "", "", "", "", _num(top)])
-    for row in students:
-        s = row.student
+    for row, s in students:
         login = s.extra.get("login") or s.extra.get("username") or s.email
         w.writerow([s.name or s.submission, s.extra.get("canvas_id", ""), s.student_id, login, s.section,
                     _num(row.final)])

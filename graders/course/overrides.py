@@ -113,7 +113,7 @@ def apply(results: list[dict], overrides: list[Override]) -> tuple[list[dict], d
                 continue
             entry = record["exercises"][o.exercise] = dict(entry)
             before, cleared = entry["points"], o.points is None
-            if cleared:
+            if o.points is None:
                 status, points = unflagged(o.exercise, entry["checks"])
                 entry.update(status=status, points=points, flagged=[])
                 record["flags"] = [f for f in record["flags"] if not f.startswith(o.exercise + ": ")]

@@ -44,17 +44,19 @@ def compute(out: Path, settings: Settings) -> Computed:
     """Read ``out``'s results and the staff files of ``settings``; apply overrides and lateness."""
     results, meta = outputs.load(out)
     results = sorted(results, key=lambda r: r["submission"])
-    roster = roster_mod.load(settings.path("roster")) if settings.roster else None
-    changes = overrides_mod.load(settings.path("overrides"), roster) if settings.overrides else []
+    roster_file, overrides_file = settings.path("roster"), settings.path("overrides")
+    roster = roster_mod.load(roster_file) if roster_file else None
+    changes = overrides_mod.load(overrides_file, roster) if overrides_file else []
     records, applied, warnings = overrides_mod.apply(results, changes)
     due = deadlines.parse_time(settings.due, "--due") if settings.due else None
     policy = deadlines.parse_policy(settings.late_policy)
-    extensions = deadlines.load_extensions(settings.path("extensions"), due, roster) \
-        if settings.extensions and due else {}
+    extensions_file, timestamps_file = settings.path("extensions"), settings.path("timestamps")
+    extensions = deadlines.load_extensions(extensions_file, due, roster) \
+        if extensions_file and due else {}
     times = {s.submission: deadlines.parse_time(s.extra["submitted_at"], f"roster {s.submission}")
              for s in (roster.students if roster else []) if s.extra.get("submitted_at")}
-    if settings.timestamps:
-        times.update(deadlines.load_timestamps(settings.path("timestamps")))
+    if timestamps_file:
+        times.update(deadlines.load_timestamps(timestamps_file))
     rows = gradebook.build_rows(records, roster=roster, applied=applied, due=due, extensions=extensions,
                                 times=times, policy=policy)
     if due is not None:

@@ -56,10 +56,10 @@ class Roster:
         out: dict[str, Student] = {}
         taken: set[str] = set()
         for name in sorted(submissions, key=lambda n: n not in exact):  # exact names first
-            s = exact.get(name) or folded.get(name.casefold()) or ids.get(name)
-            if s is not None and s.submission not in taken:
-                out[name] = s
-                taken.add(s.submission)
+            hit = exact.get(name) or folded.get(name.casefold()) or ids.get(name)
+            if hit is not None and hit.submission not in taken:
+                out[name] = hit
+                taken.add(hit.submission)
         return out
 
 

@@ -26,7 +26,7 @@ class ModuleParts:
     docstrings: dict[str, str]
 
 
-def _defs(tree: ast.Module) -> dict[str, ast.stmt]:
+def _defs(tree: ast.Module | ast.ClassDef) -> dict[str, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef]:
     return {n.name: n for n in tree.body
             if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))}
 
@@ -54,9 +54,8 @@ def split_stub(source: str, public: set[str]) -> ModuleParts:
     for node in tree.body:
         if isinstance(node, ast.Expr) and isinstance(getattr(node, "value", None), ast.Constant):
             continue  # the module docstring
-        name = getattr(node, "name", None)
-        if name in public:
-            docs[name] = ast.get_docstring(node) or ""
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) and node.name in public:
+            docs[node.name] = ast.get_docstring(node) or ""
             continue
         setup.append("\n".join(lines[_start(node):node.end_lineno]))
     return ModuleParts(ast.get_docstring(tree) or "", "\n".join(setup), docs)
@@ -154,7 +153,7 @@ def solution_cell(ref_source: str, stub_source: str, name: str) -> str:
     if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
         return "\n".join(_function_cell(node, lines)) + "\n"
     stub_cls = _defs(stub).get(name)
-    stub_methods = set(_defs(stub_cls)) if isinstance(stub_cls, ast.ClassDef) else set()  # type: ignore[arg-type]
+    stub_methods = set(_defs(stub_cls)) if isinstance(stub_cls, ast.ClassDef) else set()
     methods = [n for n in node.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))]
     others = [n for n in node.body if n not in methods and not (
         isinstance(n, ast.Expr) and isinstance(getattr(n, "value", None), ast.Constant))]

@@ -235,7 +235,9 @@ class ForkServer:
         pid = msg.get("pid")
         from graders.grading.procs import state
 
-        found = state(pid) if isinstance(pid, int) and pid > 1 else None
+        if not isinstance(pid, int) or pid <= 1:
+            raise ServerLost("the fork server answered out of turn")
+        found = state(pid)
         if found is None or found[1] != self.proc.pid:  # only ever a child of the server
             raise ServerLost("the fork server answered out of turn")
         self.running = pid

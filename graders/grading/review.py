@@ -166,7 +166,7 @@ class _Reader(ast.NodeVisitor):
     def _replaces(self, target: ast.AST) -> None:
         """An assignment to an attribute of an imported module (``torch.allclose = ...``)."""
         if isinstance(target, ast.Attribute):
-            root = target
+            root: ast.expr = target
             while isinstance(root, ast.Attribute):
                 root = root.value
             if isinstance(root, ast.Name) and root.id in self.aliases:

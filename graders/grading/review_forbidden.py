@@ -39,12 +39,12 @@ def forbidden_names() -> dict[str, tuple[str, ...]]:
                 args = list(call.args)
                 if kind == "by_hand" and args and isinstance(args[0], ast.Constant):
                     what, args = args[0].value, args[1:]
-                names = [s for a in args for s in _strings(a, consts)]
+                called = [s for a in args for s in _strings(a, consts)]
                 if kind == "by_hand":
-                    names += list(AUTOGRAD)
+                    called += list(AUTOGRAD)
                 ex = registry.by_id().get(_owner(day, str(what)))
                 if ex is not None:
-                    out.setdefault(ex.id, set()).update(names)
+                    out.setdefault(ex.id, set()).update(called)
     return {k: tuple(sorted(v)) for k, v in out.items()}
 
 

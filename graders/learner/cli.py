@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from typing import Literal
 
 from rich.console import Console
 from rich.table import Table
@@ -38,7 +39,7 @@ def _resolve(query: str, console: Console) -> registry.Exercise | None:
 
 # --- progress -------------------------------------------------------------------------------------
 
-def _days(spec: str | list[str] | None, console: Console) -> list[str] | None | bool:
+def _days(spec: str | list[str] | None, console: Console) -> list[str] | None | Literal[False]:
     """The days named on the command line (None: every day; False: an unknown day, said)."""
     if not spec:
         return None

@@ -274,7 +274,7 @@ def run_pytest(args: list[str], *, cwd: Path, env: dict[str, str],
         if conn is None:
             return None
         with conn, tempfile.TemporaryDirectory(prefix="drills-warm-") as tmp:
-            req["output"] = os.path.join(tmp, "output.txt")
+            output_file = req["output"] = os.path.join(tmp, "output.txt")
             try:
                 conn.settimeout(timeout)
                 conn.sendall((json.dumps(req) + "\n").encode())
@@ -288,7 +288,7 @@ def run_pytest(args: list[str], *, cwd: Path, env: dict[str, str],
                 continue
             if "rc" not in msg:
                 return None
-            output = Path(req["output"]).read_text(encoding="utf-8", errors="replace")
+            output = Path(output_file).read_text(encoding="utf-8", errors="replace")
             return int(msg["rc"]), output
     return None
 

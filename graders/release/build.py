@@ -59,10 +59,11 @@ def collect(days: list[str], *, with_reference: bool, with_hidden: bool,
         text = path.read_text("utf-8")
         day = path.parent.name
         if not with_hidden and day in days and path.name.startswith("test_"):
-            text, cut = tree.strip_hidden(text, tree.hidden_patterns(day, path.stem[5:]))
+            kept, cut = tree.strip_hidden(text, tree.hidden_patterns(day, path.stem[5:]))
             notes += [f"left out the hidden check {rel}::{name}" for name in cut]
-            if text is None:
+            if kept is None:
                 continue
+            text = kept
         out[rel] = text.encode("utf-8")
     registry_text = registry.REGISTRY_FILE.read_text("utf-8")
     out["graders/registry.toml"] = tree.filter_registry(registry_text, days).encode("utf-8")

@@ -16,7 +16,7 @@ from pathlib import Path
 def _body_start(node: ast.FunctionDef | ast.AsyncFunctionDef) -> int:
     """The 0-based line after the docstring (or after the signature when there is none)."""
     first = node.body[0]
-    if isinstance(first, ast.Expr) and isinstance(getattr(first, "value", None), ast.Constant) \
+    if isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant) \
             and isinstance(first.value.value, str):
         return first.end_lineno  # type: ignore[return-value]
     return first.lineno - 1
@@ -28,7 +28,7 @@ def make_stub(source: str, short: str) -> str:
     lines = source.splitlines()
     edits: list[tuple[int, int, str]] = []  # (start, end) 0-based line span to replace
 
-    def stub(fn: ast.FunctionDef, ex_id: str, super_init: bool) -> None:
+    def stub(fn: ast.FunctionDef | ast.AsyncFunctionDef, ex_id: str, super_init: bool) -> None:
         start = _body_start(fn)
         indent = " " * fn.body[0].col_offset
         new = []

@@ -11,7 +11,8 @@ import pytest
 
 from graders.grading import intake
 from graders.grading.names import submission_names
-from graders.grading.guard import Guard, Places
+from graders.grading.guard import Guard
+from graders.grading.guard_places import Places
 from graders.grading.outputs import feedback_name, feedback_names
 
 DAYS = {"day1", "day2"}

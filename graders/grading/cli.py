@@ -21,7 +21,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from graders.grading.guard import ROLES_FILE
+from graders.grading.guard_places import ROLES_FILE
 from graders.grading.names import submission_names
 
 
@@ -99,7 +99,9 @@ def run_grade(args: argparse.Namespace) -> int:
     from graders.grading import outputs
 
     if args.merge:
-        results, meta, isolation = [], {}, []
+        results: list[dict] = []
+        meta: dict = {}
+        isolation: list[str] = []
         for folder in args.merge:
             try:
                 part, meta = outputs.load(folder)
@@ -243,7 +245,8 @@ def _cached(path: Path) -> dict | None:
         record = json.loads(text) if text is not None else None
     except ValueError:
         return None
-    keys = {"exercises": dict, "flags": list, "days": dict, "total": (int, float), "max_total": (int, float)}
+    keys: dict[str, type | tuple[type, ...]] = {"exercises": dict, "flags": list, "days": dict,
+                                                "total": (int, float), "max_total": (int, float)}
     if not isinstance(record, dict) or not all(isinstance(record.get(k), t) for k, t in keys.items()):
         return None
     return record

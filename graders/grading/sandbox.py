@@ -24,7 +24,7 @@ from the environment at start-up, before any submission code is imported). It th
   ``exercises/day1/...``), never their temporary paths, so that grades are reproducible.
 
 Nothing of this is within the submission's reach. The sandbox runs from sealed copies of this
-module, the guard and the tamper module (:func:`graders.grading.tamper.seal`), so replacing
+module, the guard and the tamper module (:func:`graders.grading.tamper_seal.seal`), so replacing
 their functions changes nothing; its state (the secret, the channel, the guard, the
 snapshots) is held by the guard's vault, a suspended generator whose frame only the audit hook
 could read; what pytest registers as the plugin is a set of functions that ask the vault for
@@ -42,25 +42,21 @@ import resource
 import signal
 import sys
 import types
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 
 from graders.core import runtime
-from graders.grading import tamper as _tamper
-from graders.grading.guard import (
-    Guard,
-    Places,
-    SandboxViolation,
-    _as_submission,
-    attribute_callbacks,
-    guarded,
-    load_roles,
-)
+from graders.grading.guard import Guard
+from graders.grading.guard_doors import _as_submission, attribute_callbacks, guarded
+from graders.grading.guard_places import Places, load_roles
+from graders.grading.guard_rules import SandboxViolation
 from graders.grading.sandbox_checks import CheckCycle
 from graders.grading.sandbox_doors import _forget, _hooks, _limit, _runtime_wrappers
 from graders.grading.tamper import genuine as _genuine
+from graders.grading.tamper_seal import seal
 
 _LIVE_OS, _LIVE_RUNTIME = os, runtime  # set and read as they are now (not sealed)
 _PREFIX = "DRILLS_SANDBOX_"
@@ -68,14 +64,17 @@ _WATCHED_ENV = ("PYTEST_", "DRILLS_", "NBGRADER", "HYPOTHESIS")
 #: The modules the sandbox runs from sealed copies of (and the standard library they use for
 #: paths), so that nothing the code under test replaces reaches them.
 _SEALED = ("graders.grading.sandbox", "graders.grading.sandbox_checks", "graders.grading.sandbox_doors",
-           "graders.grading.guard", "graders.grading.tamper", "posixpath", "genericpath")
+           "graders.grading.guard", "graders.grading.guard_code", "graders.grading.guard_doors",
+           "graders.grading.guard_judge", "graders.grading.guard_places", "graders.grading.guard_rules",
+           "graders.grading.guard_vault", "graders.grading.tamper", "graders.grading.tamper_data",
+           "graders.grading.tamper_seal", "graders.grading.tamper_state", "posixpath", "genericpath")
 
 
 def pytest_configure(config: pytest.Config) -> None:
     settings = {k[len(_PREFIX):]: os.environ.pop(k) for k in list(os.environ) if k.startswith(_PREFIX)}
     if "FD" not in settings:
         return
-    sealed = _tamper.seal(_SEALED)
+    sealed = seal(_SEALED)
     sandbox = sealed["graders.grading.sandbox"].Sandbox(config, settings)  # type: ignore[attr-defined]
     sandbox.start()
     config.pluginmanager.register(sandbox.plugin(), "drills-sandbox")
@@ -151,7 +150,7 @@ class Sandbox(CheckCycle):
         return plugin
 
     def _watch_environment(self) -> None:
-        ask = self.guard.ask
+        ask = cast(Callable[..., Any], self.guard.ask)  # installed: the vault's door
         base = type(os.environ)
 
         class WatchedEnviron(base):  # type: ignore[misc, valid-type]

@@ -25,7 +25,9 @@ from graders.grading.sandbox_doors import (
     _reprcompare_door,
     _stop_reason,
 )
-from graders.grading.tamper import Data, Modules, Snapshot, State
+from graders.grading.tamper import Modules, Snapshot
+from graders.grading.tamper_data import Data
+from graders.grading.tamper_state import State
 
 _write = os.write
 _LIVE_SYS = sys  # read as it is now (not sealed)

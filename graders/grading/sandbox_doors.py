@@ -2,7 +2,7 @@
 runtime's functions, resource limits, preloads, and the channel's JSON written with built-ins.
 
 Each hook and stand-in holds a token of the guard's vault, never the sandbox itself. The sandbox
-runs these from sealed copies (:func:`graders.grading.tamper.seal`), like the rest of its code.
+runs these from sealed copies (:func:`graders.grading.tamper_seal.seal`), like the rest of its code.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from graders.grading.guard import SandboxViolation
+from graders.grading.guard_rules import SandboxViolation
 
 
 def _limit(kind: int, value: str | None) -> None:

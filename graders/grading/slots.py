@@ -30,7 +30,7 @@ from pathlib import Path
 
 from graders.grading import child, kit as kitmod, procs
 from graders.grading.forkserver import ForkServer
-from graders.grading.guard import ROLES_FILE
+from graders.grading.guard_places import ROLES_FILE
 
 AUDIT_ONLY = "audit hook, limits"
 SEPARATE = "separate user id per submission, audit hook, limits"

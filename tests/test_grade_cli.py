@@ -212,7 +212,7 @@ def test_every_submission_keeps_its_own_feedback_file(tmp_path):
     """Do names that map to the same file name (`a b` and `a_b`, `victim` and `victim!`, a name
     made up to take another one's file, two folders named `alice` beside a real `alice-2`) each
     get their own row and their own feedback file, named in grades.csv?"""
-    from graders.grading.outputs import feedback_name
+    from graders.grading.names import feedback_name
 
     names = ["a b", "a_b", "victim", "victim!", feedback_name("a b")[:-4], "alice-2", "x/alice", "y/alice"]
     for name in names:

@@ -13,7 +13,7 @@ from graders.grading import intake
 from graders.grading.names import submission_names
 from graders.grading.guard import Guard
 from graders.grading.guard_places import Places
-from graders.grading.outputs import feedback_name, feedback_names
+from graders.grading.names import feedback_name, feedback_names
 
 DAYS = {"day1", "day2"}
 

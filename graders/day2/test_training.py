@@ -226,11 +226,6 @@ def _whole(model, x, y, loss_fn):
         return loss_fn(logits, y).item(), (logits.argmax(1) == y).double().mean().item()
 
 
-def _restore(model, modes):
-    for m, mode in zip(model.modules(), modes):
-        m.training = mode
-
-
 @settings(max_examples=examples(15))
 @given(sizes=uneven_sizes(), seed=st.integers(0, 100))
 def test_evaluate_averages_per_sample(sizes, seed):

@@ -20,10 +20,6 @@ from graders.day6 import _helpers as h
 mod = student("day6.distributed")
 
 
-def _grads_text(grads: dict) -> str:
-    return ", ".join(sorted(grads))
-
-
 # --- average_gradients ----------------------------------------------------------------------------
 
 

@@ -24,7 +24,6 @@ from graders.grading import atomic
 from graders.grading.names import (
     day_names,
     exercise_ids,
-    feedback_name,  # noqa: F401  (read here by the course and tests)
     feedback_names,
 )
 

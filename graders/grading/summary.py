@@ -91,7 +91,7 @@ def write_summary(results: list[dict], path: Path, timings: list[tuple[float, st
 def render_summary(results: list[dict], timings: list[tuple[float, str, str]], isolation: str = "",
                    files: dict[str, str] | None = None) -> str:
     """The page of :func:`write_summary` as text (``files``: the feedback file of each
-    submission, when not :func:`~graders.grading.outputs.feedback_names` of ``results``)."""
+    submission, when not :func:`~graders.grading.names.feedback_names` of ``results``)."""
     import jinja2
 
     from graders.grading.names import exercise_ids, feedback_names

@@ -6,22 +6,27 @@ process started, every socket, every ``ctypes`` call, every frame handed out and
 of code compiled or run.
 
 A sensitive event raised while code of the submission is on the stack is refused with
-:class:`SandboxViolation` and recorded; the grading process reports it and the exercise being
-checked scores 0. Code is the submission's by where it comes from, not by what it says it is:
-its files and what it wrote to its own folders, code run with its module globals, code it
-compiled or ran with ``exec``/``eval`` under any file name or globals, and the threads and
-callbacks it started (:func:`_as_submission`). Grader code, torch and the standard library are
-not restricted, except that code which did not ask for it by name (a chain of built-in
-callables the submission left for grader code to call, a finaliser gc runs) gets no frame and,
-while a check runs, starts or signals no process and uses no network (:data:`_LETHAL`).
+:class:`~graders.grading.guard_rules.SandboxViolation` and recorded; the grading process
+reports it and the exercise being checked scores 0. Code is the submission's by where it comes
+from, not by what it says it is: its files and what it wrote to its own folders, code run with
+its module globals, code it compiled or ran with ``exec``/``eval`` under any file name or
+globals, and the threads and callbacks it started
+(:func:`~graders.grading.guard_doors._as_submission`). Grader code, torch and the standard
+library are not restricted, except that code which did not ask for it by name (a chain of
+built-in callables the submission left for grader code to call, a finaliser gc runs) gets no
+frame and, while a check runs, starts or signals no process and uses no network
+(:data:`~graders.grading.guard_rules._LETHAL`). Each event is judged in
+:mod:`~graders.grading.guard_judge`.
 
-The guard's own state lives in the frame of a suspended generator (:func:`_vault`), which the
-hook refuses to hand to the submission; the sandbox's wrappers talk to it through
-:attr:`Guard.ask` and never hold the real functions they stand for.
+The guard's own state lives in the frame of a suspended generator
+(:func:`~graders.grading.guard_vault._vault`), which the hook refuses to hand to the
+submission; the sandbox's wrappers talk to it through :attr:`Guard.ask` and never hold the real
+functions they stand for.
 
-What was touched is said in the kit's own terms (:class:`Places`): ``read
-reference/day1/tensors.py``, ``imported graders.testing``, ``wrote to the reports folder``, never
-the temporary folders of one run, so the same submission gets the same report on every run.
+What was touched is said in the kit's own terms (:class:`~graders.grading.guard_places.Places`):
+``read reference/day1/tensors.py``, ``imported graders.testing``, ``wrote to the reports
+folder``, never the temporary folders of one run, so the same submission gets the same report on
+every run.
 """
 
 from __future__ import annotations
@@ -72,7 +77,8 @@ class Guard(Judge, Callbacks):
     and whatever it wrote to its own folders, code run with its module globals, code it
     compiled or ran with ``exec``/``eval`` (recorded as it happens, whatever file name or
     globals it was given), and code that runs in a thread or a callback it started (those run
-    under a frame of :func:`_as_submission`, so they are the submission's for all their life).
+    under a frame of :func:`~graders.grading.guard_doors._as_submission`, so they are the
+    submission's for all their life).
     """
 
     def __init__(self, tree: str, protected: Iterable[str], allowed: Iterable[str] = (),

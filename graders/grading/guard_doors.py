@@ -1,6 +1,7 @@
-"""The guard's doors: its vault (a suspended generator that holds the guard), the function that
-asks it, and the wrappers that stand for what starts threads and callbacks, ``compile`` and the
-calls the sandbox refuses. A wrapper holds a token of the vault, never the function it stands for.
+"""The guard's doors: the wrappers that stand for what starts threads and callbacks, ``compile``
+and the calls the sandbox refuses, the frames that run what the submission started as its code,
+and what the wrappers ask the guard for (:class:`Callbacks`). A wrapper holds a token of the
+vault (:mod:`graders.grading.guard_vault`), never the function it stands for.
 """
 
 from __future__ import annotations

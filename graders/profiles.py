@@ -120,3 +120,28 @@ def examples(n: int) -> int:
     assert default is not None  # hypothesis loads a profile when it is imported
     active = default.max_examples
     return max(1, round(n * active / EXAMPLES[DEFAULT]))
+
+
+def warm_up_hypothesis() -> None:
+    """Do once what the first property check of a process does first: make and register
+    hypothesis's own random generator (registering it runs a full garbage collection and a
+    search of every object's referrers: a quarter of a second in a process that imported
+    torch). Called by the processes that fork a fresh process per run (``drills grade``'s fork
+    server, the warm worker of ``drills watch``), so that no run pays it again."""
+    try:
+        from hypothesis.internal.entropy import deterministic_PRNG
+    except ImportError:  # another hypothesis: each run makes it, as before
+        return
+    with deterministic_PRNG():
+        pass
+
+
+def reseed_hypothesis() -> None:
+    """Seed hypothesis's own random generator afresh, as a new process finds it (in a process
+    forked from one that made it with :func:`warm_up_hypothesis`)."""
+    import sys
+
+    core = sys.modules.get("hypothesis.core")
+    own = getattr(getattr(core, "threadlocal", None), "_hypothesis_global_random", None)
+    if own is not None:
+        own.seed()

@@ -141,3 +141,17 @@ def test_forbidden_names_come_from_the_graders_of_every_day():
     found = set(forbidden_names()) & tagged
     assert {i.split(".")[0] for i in found} >= {"day1", "day2", "day3", "day4", "day6"}
     assert len(found) >= len(tagged) // 2, sorted(tagged - found)
+
+
+def test_forbidden_names_are_read_without_importing_torch():
+    """Does the review read the graders (and the autograd entry points a backward pass by hand
+    forbids) without importing torch into ``drills grade``, and read the same names?"""
+    import subprocess
+    import sys
+
+    code = ("import sys\nfrom graders.grading.review_forbidden import _autograd, forbidden_names\n"
+            "forbidden_names()\nprint('torch' in sys.modules, list(_autograd()))")
+    out = subprocess.run([sys.executable, "-c", code], cwd=KIT, capture_output=True, text=True, check=True)
+    from graders.forbid import AUTOGRAD
+
+    assert out.stdout.strip() == f"False {list(AUTOGRAD)}", out.stdout + out.stderr

@@ -1,4 +1,5 @@
-"""One grading process: ``pytest -p graders.grading.sandbox`` on one submission, with limits.
+"""One grading process: pytest with the sandbox plugin (:mod:`graders.grading.sandbox`) on one
+submission, with limits.
 
 :func:`run_once` has a fork server start the process (in its own session, under the slot's
 user id when there is one), hands it its settings in the request (``DRILLS_SANDBOX_*``
@@ -78,12 +79,16 @@ class RunResult:
         return f"ended the grading process early (exit status {rc})"
 
 
+#: The plugins a grading process uses, named in ``PYTEST_PLUGINS`` (:func:`environment`), in
+#: this order: no plugin is loaded from the installed packages' entry points, and none is looked
+#: up among them (each ``-p`` would read every installed package's metadata first).
+PLUGINS = ("pytest_timeout", "_hypothesis_pytestplugin", "graders.grading.sandbox")
+
+
 def command(kit: KitCopy, tree: Path, days: list[str], exercises: list[str], profile: str,
             per_test: float, collect_only: bool = False, hint_command: bool = True) -> list[str]:
-    """The pytest command line of a grading process."""
-    # the plugins a grading process uses, named: no scan of every installed package's metadata
-    cmd = [sys.executable, "-m", "pytest", "--disable-plugin-autoload", "-p", "pytest_timeout",
-           "-p", "_hypothesis_pytestplugin", "-p", "graders.grading.sandbox", "-p", "no:cacheprovider",
+    """The pytest command line of a grading process (its plugins: :data:`PLUGINS`)."""
+    cmd = [sys.executable, "-m", "pytest", "--disable-plugin-autoload", "-p", "no:cacheprovider",
            "-q", "--no-header", "-W", "ignore::pytest.PytestAssertRewriteWarning",
            "-c", str(kit.root / "pyproject.toml"), "--rootdir", str(kit.root)]
     cmd += [str(kit.root / "exercises" / d) for d in days]
@@ -107,6 +112,7 @@ def environment(kit: KitCopy, home: Path, settings: dict[str, str]) -> dict[str,
         "PYTHONHASHSEED": "0", "PYTHONDONTWRITEBYTECODE": "1",
         "PYTHONNOUSERSITE": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
         "OPENBLAS_NUM_THREADS": "1", "TF_CPP_MIN_LOG_LEVEL": "2", "MPLBACKEND": "Agg",
+        "PYTEST_PLUGINS": ",".join(PLUGINS),
     }
     for key in ("CUDA_VISIBLE_DEVICES", "LD_LIBRARY_PATH"):
         if key in os.environ:

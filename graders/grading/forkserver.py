@@ -31,27 +31,6 @@ import signal
 import stat
 import sys
 
-_PRELOAD = (
-    "torch", "numpy", "hypothesis", "pytest", "graders.plugin", "graders.checks", "graders.forbid",
-    "graders.gpu", "graders.speed", "graders.strategies", "graders.grading.sandbox",
-    "graders.grading.guard", "graders.grading.tamper",
-)
-#: What torch imports lazily in nearly every grading process (the first ``torch.func`` or
-#: ``autograd.grad`` call, the graders' safe framework order): imported once here instead of
-#: once per submission (about a second each). Left out when not installed.
-_PRELOAD_IF_PRESENT = ("triton", "torch._dynamo", "torch.fx.experimental.symbolic_shapes")
-
-
-def _preload() -> None:
-    import importlib
-    import importlib.util
-
-    for name in _PRELOAD:
-        importlib.import_module(name)
-    for name in _PRELOAD_IF_PRESENT:
-        if importlib.util.find_spec(name.split(".")[0]) is not None:
-            importlib.import_module(name)
-
 
 def _open_made(spec: list, flags: int) -> int:
     """Open the file ``drills grade`` made (``[path, device, inode]``), and only that file."""
@@ -124,7 +103,9 @@ def serve(preload: bool = True, once: bool = False) -> None:
     procs.become_subreaper()
     procs.prctl(procs.PR_SET_DUMPABLE, 0)  # its /proc entries (pipes, memory) are root's
     if preload:
-        _preload()
+        from graders.grading.warmup import warm_up
+
+        warm_up()
     reply, me = sys.stdout, os.getpid()
     _answer(reply, {"ready": True})
     for line in sys.stdin:

@@ -9,7 +9,8 @@ from the environment at start-up, before any submission code is imported). It th
   graders, no writing outside the submission's folder, no processes, network or ctypes, no
   interpreter frames), which counts as the submission's whatever its code started (threads,
   signal handlers, ``atexit`` and ``weakref.finalize`` callbacks) and whatever it compiled;
-- hides ``PYTEST_CURRENT_TEST`` from the code under test and flags code that looks for it;
+- hides pytest's variables (``PYTEST_CURRENT_TEST``, ``PYTEST_PLUGINS``...) from the code under test
+  and flags code that looks for them;
 - refuses the kit's ``reference()`` modules and ``not_assessed`` to the submission's code, keeps
   pytest's collection from importing the submission (its code first runs inside a check),
   imports the submission's modules as its own code (what the import reads is read by it) and
@@ -55,7 +56,7 @@ from graders.grading.guard_places import Places, load_roles
 from graders.grading.guard_rules import SandboxViolation
 from graders.grading.sandbox_checks import CheckCycle
 from graders.grading.sandbox_doors import _forget, _hooks, _limit, _runtime_wrappers
-from graders.grading.tamper import genuine as _genuine
+from graders.grading.tamper_modules import genuine as _genuine
 from graders.grading.tamper_seal import seal
 
 _LIVE_OS, _LIVE_RUNTIME = os, runtime  # set and read as they are now (not sealed)
@@ -67,7 +68,8 @@ _SEALED = ("graders.grading.sandbox", "graders.grading.sandbox_checks", "graders
            "graders.grading.guard", "graders.grading.guard_code", "graders.grading.guard_doors",
            "graders.grading.guard_judge", "graders.grading.guard_places", "graders.grading.guard_rules",
            "graders.grading.guard_vault", "graders.grading.tamper", "graders.grading.tamper_data",
-           "graders.grading.tamper_seal", "graders.grading.tamper_state", "posixpath", "genericpath")
+           "graders.grading.tamper_modules", "graders.grading.tamper_seal", "graders.grading.tamper_state",
+           "posixpath", "genericpath")
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -123,7 +125,7 @@ class Sandbox(CheckCycle):
 
     # --- set-up ----------------------------------------------------------------------------
     def start(self) -> None:
-        for var in ("PYTEST_CURRENT_TEST", "PYTEST_VERSION", "PYTEST_XDIST_WORKER"):
+        for var in ("PYTEST_CURRENT_TEST", "PYTEST_VERSION", "PYTEST_XDIST_WORKER", "PYTEST_PLUGINS"):
             os.environ.pop(var, None)
         import _pytest.runner
 

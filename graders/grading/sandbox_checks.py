@@ -25,8 +25,9 @@ from graders.grading.sandbox_doors import (
     _reprcompare_door,
     _stop_reason,
 )
-from graders.grading.tamper import Modules, Snapshot
+from graders.grading.tamper import Snapshot
 from graders.grading.tamper_data import Data
+from graders.grading.tamper_modules import Modules
 from graders.grading.tamper_state import State
 
 _write = os.write
@@ -82,10 +83,10 @@ class CheckCycle:
     def _check_own_packages(self) -> None:
         """The submission's day packages still import from its own folders (not the reference's)."""
         root = os.path.realpath(self.tree)
-        pkg = runtime._STUDENT_PKG
-        for name, module in list(sys.modules.items()):
-            if not name.startswith(pkg + ".") or name.count(".") != 1:
-                continue
+        pkg = runtime._STUDENT_PKG + "."
+        modules = sys.modules
+        for name in [n for n in list(modules) if n.startswith(pkg) and n.count(".") == 1]:
+            module = modules.get(name)
             day = name.split(".")[1]
             if list(getattr(module, "__path__", None) or []) != [os.path.join(root, day)]:
                 self.guard.violations.append(f"changed where its package {day} is imported from")

@@ -21,7 +21,10 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Callable
-from types import CellType, FunctionType, ModuleType
+from itertools import repeat
+from operator import is_
+from types import CellType, FunctionType, MappingProxyType, ModuleType
+from typing import Any
 
 #: Modules whose every class is watched too (by module-name prefix).
 DEEP = ("graders", "_pytest", "pytest", "pluggy", "hypothesis", "_hypothesis")
@@ -74,9 +77,8 @@ def _cache_entry(owner: object, key: str, value: object) -> bool:
         return False
 
 
-#: Hooks pytest itself re-binds for every test.
-_PER_TEST = frozenset({"_pytest.assertion.util._reprcompare", "_pytest.assertion.util._assertion_pass",
-                       "_pytest.assertion.util._config"})
+#: Hooks pytest itself re-binds for every test, by namespace.
+_PER_TEST = {"_pytest.assertion.util": frozenset({"_reprcompare", "_assertion_pass", "_config"})}
 
 
 def _resolve(dotted: str) -> object | None:
@@ -120,11 +122,36 @@ class Snapshot:
 
     def __init__(self) -> None:
         self.modules = len(sys.modules)
-        self._entries = [
-            (label, owner, strict, {k: v for k, v in vars(owner).items() if _watched(v)},
-             frozenset(vars(owner)) if strict else frozenset())
-            for label, owner, strict in _targets()
-        ]
+        self._entries: list[tuple[str, Any, bool, dict, frozenset]] = []
+        flat: dict[type, tuple[list, list, list]] = {dict: ([], [], []), MappingProxyType: ([], [], [])}
+        self._strict: list[tuple[Any, frozenset]] = []
+        for label, owner, strict in _targets():
+            now = vars(owner)
+            skip = _SKIP_KEYS | _PER_TEST.get(label, _NONE)
+            before = {k: v for k, v in now.items()
+                      if (callable(v) or isinstance(v, _CODE_TYPES)) and k not in skip}  # _watched
+            keys = frozenset(now) if strict else _NONE
+            self._entries.append((label, owner, strict, before, keys))
+            row = flat.get(type(now))
+            if row is None:
+                self._strict.append((None, keys))  # not a plain namespace: always looked at
+            else:
+                row[0].extend(repeat(now, len(before)))
+                row[1].extend(before)
+                row[2].extend(before.values())
+            if strict:
+                self._strict.append((now, keys))
+        #: Every entry of every namespace in one row per kind of namespace (module dicts, class
+        #: dicts), held as the live namespaces: compared at C speed in one pass.
+        self._flat = [(_GETTERS[kind], tuple(spaces), tuple(names), tuple(values))
+                      for kind, (spaces, names, values) in flat.items()]
+
+    def unchanged(self) -> bool:
+        """True when every namespace still holds every entry it had, each the very same object,
+        and no strict namespace has a new entry: nothing to put back."""
+        return all(all(map(is_, map(get, spaces, names, repeat(_MISSING)), values))
+                   for get, spaces, names, values in self._flat) and \
+            all(now is not None and keys.issuperset(now) for now, keys in self._strict)
 
     def restore(self, mine: Callable[[object], bool] | None = None) -> list[str]:
         """Undo every change since the snapshot; return what changed (``torch.allclose``...).
@@ -132,11 +159,13 @@ class Snapshot:
         ``mine(code)`` tells the submission's code objects: a wrapper made by them never passes
         for a library's own wrapper of what it replaced."""
         changed: list[str] = []
+        if self.unchanged():
+            return changed
         for label, owner, strict, before, keys in self._entries:
             now = vars(owner)
+            if _unchanged(now, before) and (not strict or keys.issuperset(now)):
+                continue  # nearly every namespace: compared at C speed, nothing to put back
             for key, value in before.items():
-                if key in _SKIP_KEYS or f"{label}.{key}" in _PER_TEST:
-                    continue
                 current = now.get(key, _MISSING)
                 if current is not value and not _library_wrapper(current, value, label, mine):
                     changed.append(f"{label}.{key}")
@@ -152,7 +181,14 @@ class Snapshot:
 
 
 _MISSING = object()
+_NONE: frozenset[str] = frozenset()
+_GETTERS: dict[type, Callable[..., Any]] = {dict: dict.get, MappingProxyType: MappingProxyType.get}
 _CODE_TYPES = (staticmethod, classmethod, property, ModuleType, type)
+
+
+def _unchanged(now: Any, before: Any) -> bool:
+    """True when ``now`` holds every entry of ``before``, each the very same object."""
+    return all(map(is_, map(now.get, before.keys(), repeat(_MISSING)), before.values()))
 
 
 def _watched(value: object) -> bool:
@@ -218,77 +254,3 @@ def _cell(cell: CellType) -> object:
 
 _dict_get = dict.get
 _LIVE_SYS = sys  # the interpreter's own module, read for its current state (not sealed)
-
-
-
-# --- the modules ---------------------------------------------------------------------------------
-
-#: Names of modules whose entry in ``sys.modules`` must stay the module that was imported.
-_KIT_MODULES = ("graders", "_drills_reference", "reference", "drills_data")
-
-
-class Modules:
-    """``sys.modules`` as it was before a check.
-
-    :meth:`restore` puts back a module of the kit, torch, numpy, hypothesis or pytest that was
-    replaced or removed, removes a new module of the kit that is not made of the kit's own files
-    (:func:`genuine`: planted there, or loaded from elsewhere), and removes a module loaded
-    from the submission's own folders under the name of a package that is not its own (a
-    ``torch`` submodule written by the submission); each is named.
-    """
-
-    def __init__(self) -> None:
-        self.saved = dict(sys.modules)
-
-    def restore(self, kit: tuple[str, ...], own: tuple[str, ...]) -> list[str]:
-        changed: list[str] = []
-        modules = sys.modules
-        for name, module in self.saved.items():
-            now = _dict_get(modules, name, _MISSING)
-            if now is module:
-                continue
-            top = name.split(".")[0]
-            if top == "_drills_student":
-                continue  # the grader forgets the submission's modules when an import fails
-            if top in _KIT_MODULES or top in DEEP or name in SHALLOW or top in ("torch", "numpy"):
-                changed.append(f"sys.modules[{name!r}]")
-                modules[name] = module
-        for name in [n for n in modules if n not in self.saved]:
-            module = modules[name]
-            top = name.split(".")[0]
-            where = getattr(module, "__file__", None)
-            where = os.path.realpath(where) if type(where) is str else None
-            planted = False
-            if top in _KIT_MODULES:
-                planted = not genuine(module, kit)
-            elif top != "_drills_student" and where is not None and where.startswith(own):
-                base = self.saved.get(top) or modules.get(top)
-                base_file = getattr(base, "__file__", None)
-                planted = "." in name or (type(base_file) is str and not os.path.realpath(base_file).startswith(own))
-            if planted:
-                changed.append(f"sys.modules[{name!r}]")
-                del modules[name]
-        return changed
-
-
-def genuine(module: object, folders: tuple[str, ...]) -> bool:
-    """True when ``module`` is made of files in ``folders`` (each ending with a separator): its
-    file (or, for a package without one, every folder of its ``__path__``) lies there, and so
-    does the code of every function defined in it."""
-    if not isinstance(module, ModuleType):
-        return False
-    namespace = vars(module)
-    where = namespace.get("__file__")
-    if where is None:
-        path = namespace.get("__path__")
-        return type(path) is list and bool(path) and all(
-            type(p) is str and (os.path.realpath(p) + os.sep).startswith(folders) for p in path)
-    if type(where) is not str or not os.path.realpath(where).startswith(folders):
-        return False
-    name = namespace.get("__name__")
-    for value in list(namespace.values()):
-        if type(value) is FunctionType and value.__module__ == name:
-            filename = value.__code__.co_filename
-            if type(filename) is not str or not os.path.realpath(filename).startswith(folders):
-                return False
-    return True

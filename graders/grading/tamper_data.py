@@ -5,6 +5,7 @@ submission must not change what a later check compares with.
 from __future__ import annotations
 
 import sys
+from operator import is_
 from types import FunctionType, ModuleType
 from typing import Any
 
@@ -13,6 +14,7 @@ from graders.grading.tamper import (
     _SKIP_KEYS,
     _cell,
     _put,
+    _unchanged,
     _watched,
 )
 
@@ -115,12 +117,25 @@ class Data:
         """Undo every change since the snapshot; return what changed."""
         changed: list[str] = []
         for path, kind, obj, saved in self.records:
-            label = "".join(path)
+            if kind in _NAMESPACES and _unchanged(obj if kind == "dict" else vars(obj), saved):
+                continue  # nearly every one: compared at C speed, nothing to put back
+            if kind == "function" and _same_function(obj, saved):
+                continue
             try:
-                changed += _restore_one(label, kind, obj, saved)
+                changed += _restore_one("".join(path), kind, obj, saved)
             except Exception:  # noqa: BLE001 - what cannot be put back is still reported
-                changed.append(label)
+                changed.append("".join(path))
         return changed
+
+
+_NAMESPACES = frozenset({"module", "dict", "class", "attributes"})
+
+
+def _same_function(f: Any, saved: Any) -> bool:
+    """True when ``f`` has the very code, defaults and closure contents it was saved with."""
+    code, defaults, kwdefaults, cells = saved
+    return (f.__code__ is code and f.__defaults__ is defaults and f.__kwdefaults__ is kwdefaults
+            and all(map(is_, map(_cell, f.__closure__ or ()), cells)))
 
 
 #: hypothesis's classes whose instances the graders hold and decide with: a test's handle

@@ -96,14 +96,16 @@ def _preload() -> None:
             sys.path[:] = [p for p in sys.path if not p.startswith(tmp)]
     import torch
 
-    # The meta device's and fake tensors' first use imports and registers their kernels (sympy
-    # among them): pay it here. They hold no data, start no threads and leave CUDA alone, so the
-    # worker stays safe to fork.
+    from graders import profiles
+
+    # The meta device's and fake tensors' first use imports their kernels (sympy among them): paid
+    # here. They hold no data, start no threads, leave CUDA alone: the worker stays safe to fork.
     (torch.empty(2, 3, device="meta") @ torch.empty(3, 2, device="meta")).sum()
     from torch._subclasses.fake_tensor import FakeTensorMode
 
     with FakeTensorMode(allow_non_fake_inputs=True):  # the graders' tensors "on" CUDA, no GPU
         torch.empty(3, 2, device="meta").t()
+    profiles.warm_up_hypothesis()  # its generator is re-seeded in each child (:func:`_reseed`)
 
 
 def _reseed() -> None:
@@ -116,6 +118,7 @@ def _reseed() -> None:
     if "torch" in sys.modules:
         torch = sys.modules["torch"]
         torch.random.default_generator.manual_seed(torch.initial_seed())
+    sys.modules["graders.profiles"].reseed_hypothesis()  # imported by :func:`_preload`
 
 
 def _child(req: dict, closing: list[socket.socket]) -> None:

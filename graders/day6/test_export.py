@@ -9,12 +9,14 @@ import torch
 
 from graders import student
 from graders.checks import assert_close, close_values, fail
-from graders.day6 import _helpers as h
+from graders.day6 import _export_models as h
 
 mod = student("day6.export")
 
 
 def _model(cls: type, seed: int) -> torch.nn.Module:
+    """A fresh ``cls``, its source already read (exporting it reads it)."""
+    h.read_source()
     torch.manual_seed(seed)
     return cls().eval()
 

@@ -174,6 +174,19 @@ def describe(t):
 '''
 
 
+@pytest.mark.slow
+def test_the_reference_export_graded_alone_is_not_flagged(tmp_path):
+    """Does the reference of day6.export get full points with no flag when its exercises are the
+    only ones graded (a fresh grading process: exporting reads the source of the graders' models,
+    which nothing of the graders read before)?"""
+    shutil.copytree(KIT / "reference" / "day6", tmp_path / "subs" / "reference" / "day6")
+    _grade(str(tmp_path / "subs" / "reference"), "--out", str(tmp_path / "out"), "--no-cache",
+           exercises="day6.export.export_torchscript,day6.export.export_program")
+    row = next(csv.DictReader((tmp_path / "out" / "grades.csv").open()))
+    assert (row["day6.export.export_torchscript"], row["day6.export.export_program"]) == ("2", "3"), row
+    assert row["flags"] == "", row
+
+
 def test_flags_say_what_was_touched_in_the_kits_terms_and_grades_are_reproducible(tmp_path):
     """Does a submission that reads the reference, the graders and another submission, and
     writes to the reports, get flags that name `reference/day1/...`, `graders/...`, `another

@@ -279,3 +279,5 @@ class ForkServer:
 
 if __name__ == "__main__":
     serve(preload="--no-preload" not in sys.argv, once="--once" in sys.argv)
+    sys.stdout.flush()
+    os._exit(0)  # nothing left to do: no second of tearing down torch's modules at exit

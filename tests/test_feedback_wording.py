@@ -137,6 +137,22 @@ def test_torchscript_trace_keeps_only_student_frames():
     assert shown.endswith("input of size 4")
 
 
+def test_a_copy_made_for_other_processes_is_shown_as_the_students_file():
+    """Is a frame of the copy of the student's module that other processes import (a temporary
+    folder of a new name on every run) shown as the student's own day6/module.py, so that the
+    feedback is the same on every run?"""
+    from graders.plugin import feedback
+
+    texts = []
+    for folder in ("drills_day6_hu7uv7vz", "drills_day6_7992e8by"):
+        copy = f"/tmp/{folder}/_drills_student/day6/distributed.py"
+        exc = RuntimeError(f'Traceback (most recent call last):\n  File "{copy}", line 69, in _worker\n'
+                           f'    loss.backward()\nValueError: no gradients')
+        texts.append(feedback.student_message(exc))
+    assert texts[0] == texts[1], texts
+    assert 'File "day6/distributed.py", line 69, in _worker' in texts[0], texts[0]
+
+
 # --- as a student runs pytest (subprocesses) ---------------------------------------------------
 
 

@@ -12,6 +12,7 @@ import re
 import textwrap
 from typing import Any
 
+from graders.core import runtime
 from graders.core.paths import is_student_path as _is_student_path
 
 MAX_MESSAGE = 600
@@ -66,6 +67,9 @@ def student_traceback(exc: BaseException, limit: int = 8) -> str:
 
 
 _FILE_LINE = re.compile(r'^\s*File "([^"]+)", line \d+')
+#: A copy of the student's module made for other processes to import (its package's name, in a
+#: temporary folder of a new name each run): shown as the student's own ``dayN/module.py``.
+_COPY = re.compile(r'File "[^"]*[/\\]' + re.escape(runtime._STUDENT_PKG) + r'[/\\]')
 _BLOCK_END = re.compile(r"^(\S.*(Error|Exception)\b.*:|Traceback|The above|The following|\s*$)")
 
 
@@ -88,7 +92,7 @@ def student_message(exc: BaseException) -> str:
         elif _BLOCK_END.match(line):
             keep = True
         if keep:
-            out.append(line)
+            out.append(_COPY.sub('File "', line) if found else line)
     return "\n".join(out).strip()
 
 

@@ -84,9 +84,8 @@ class CheckCycle:
         """The submission's day packages still import from its own folders (not the reference's)."""
         root = os.path.realpath(self.tree)
         pkg = runtime._STUDENT_PKG + "."
-        modules = sys.modules
-        for name in [n for n in list(modules) if n.startswith(pkg) and n.count(".") == 1]:
-            module = modules.get(name)
+        found = [(n, m) for n, m in list(sys.modules.items()) if n.startswith(pkg) and n.count(".") == 1]
+        for name, module in found:
             day = name.split(".")[1]
             if list(getattr(module, "__path__", None) or []) != [os.path.join(root, day)]:
                 self.guard.violations.append(f"changed where its package {day} is imported from")

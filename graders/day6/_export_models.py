@@ -9,7 +9,6 @@ see this way is this file, nothing else of the graders.
 
 from __future__ import annotations
 
-import inspect
 import linecache
 
 import torch
@@ -18,7 +17,7 @@ from torch import Tensor, nn
 
 def read_source() -> None:
     """Read this module's source into :mod:`linecache`, where ``inspect`` looks first."""
-    linecache.getlines(inspect.getsourcefile(read_source) or __file__)
+    linecache.getlines(__file__)
 
 
 class BranchyNet(nn.Module):

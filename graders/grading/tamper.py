@@ -125,16 +125,16 @@ class Snapshot:
         self._entries: list[tuple[str, Any, bool, dict, frozenset]] = []
         flat: dict[type, tuple[list, list, list]] = {dict: ([], [], []), MappingProxyType: ([], [], [])}
         self._strict: list[tuple[Any, frozenset]] = []
+        self._plain = True  # every namespace a module's or a class's dict (else: always looked at)
         for label, owner, strict in _targets():
             now = vars(owner)
             skip = _SKIP_KEYS | _PER_TEST.get(label, _NONE)
-            before = {k: v for k, v in now.items()
-                      if (callable(v) or isinstance(v, _CODE_TYPES)) and k not in skip}  # _watched
+            before = {k: v for k, v in now.items() if _watched(v) and k not in skip}
             keys = frozenset(now) if strict else _NONE
             self._entries.append((label, owner, strict, before, keys))
             row = flat.get(type(now))
             if row is None:
-                self._strict.append((None, keys))  # not a plain namespace: always looked at
+                self._plain = False
             else:
                 row[0].extend(repeat(now, len(before)))
                 row[1].extend(before)
@@ -149,9 +149,9 @@ class Snapshot:
     def unchanged(self) -> bool:
         """True when every namespace still holds every entry it had, each the very same object,
         and no strict namespace has a new entry: nothing to put back."""
-        return all(all(map(is_, map(get, spaces, names, repeat(_MISSING)), values))
-                   for get, spaces, names, values in self._flat) and \
-            all(now is not None and keys.issuperset(now) for now, keys in self._strict)
+        return self._plain and all(all(map(is_, map(get, spaces, names, repeat(_MISSING)), values))
+                                   for get, spaces, names, values in self._flat) and \
+            all(keys.issuperset(now) for now, keys in self._strict)
 
     def restore(self, mine: Callable[[object], bool] | None = None) -> list[str]:
         """Undo every change since the snapshot; return what changed (``torch.allclose``...).

@@ -5,6 +5,7 @@
 - :func:`equal_values` / :func:`close_values`: the same comparisons as a yes/no answer, for
   graders that decide something themselves (in place of ``torch.equal`` / ``torch.allclose``).
 - :func:`plain`: what the code under test returned, as plain data.
+- :func:`chi_square_pvalue`: whether random draws fit the probabilities they should have.
 - :func:`forbidden_calls`: fail when the code under test calls a library function that does
   the whole job (seen at run time, and in the function's syntax tree; never in comments).
 - :func:`speed_check` (in :mod:`graders.speed`) and :func:`gpu_parity` (in :mod:`graders.gpu`).
@@ -23,8 +24,9 @@ The package's modules: :mod:`~graders.checks.failures` (how a check ends: :func:
 :mod:`~graders.checks.plain_data` (returned values as plain data), :mod:`~graders.checks.describe`
 (plain data in a message), :mod:`~graders.checks.values` (yes/no comparisons),
 :mod:`~graders.checks.compare` (the comparisons that fail a check),
-:mod:`~graders.checks.hypothesis_guard` (hypothesis' control flow stays the graders') and
-:mod:`~graders.checks.golden` (the reference's recorded answers, in a student release).
+:mod:`~graders.checks.hypothesis_guard` (hypothesis' control flow stays the graders'),
+:mod:`~graders.checks.stats` (goodness of fit) and :mod:`~graders.checks.golden` (the
+reference's recorded answers, in a student release).
 """
 
 
@@ -35,6 +37,7 @@ from graders.checks.describe import describe_tensor
 from graders.checks.failures import DrillsFailure, fail, not_assessed
 from graders.checks.hypothesis_guard import guard_hypothesis, take_hypothesis_problems
 from graders.checks.plain_data import Opaque, PlainTensor, plain
+from graders.checks.stats import chi_square_pvalue
 from graders.checks.values import close_values, equal_values
 from graders.forbid import forbidden_calls
 
@@ -44,6 +47,7 @@ __all__ = [
     "PlainTensor",
     "assert_close",
     "assert_equal",
+    "chi_square_pvalue",
     "close_values",
     "describe_tensor",
     "equal_values",

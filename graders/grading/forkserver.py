@@ -102,14 +102,16 @@ def serve(preload: bool = True, once: bool = False) -> None:
 
     procs.become_subreaper()
     procs.prctl(procs.PR_SET_DUMPABLE, 0)  # its /proc entries (pipes, memory) are root's
-    if preload:
-        from graders.grading.warmup import warm_up
+    from graders.grading.warmup import warm_up, warm_up_days
 
+    if preload:
         warm_up()
     reply, me = sys.stdout, os.getpid()
     _answer(reply, {"ready": True})
     for line in sys.stdin:
         req = json.loads(line)
+        if preload:
+            warm_up_days(req["args"])
         pid = os.fork()
         if pid == 0:
             try:

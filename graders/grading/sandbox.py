@@ -91,6 +91,8 @@ class Sandbox(CheckCycle):
         self.nonce = settings.get("NONCE", "")
         self.skip = set(filter(None, settings.get("SKIP", "").split("\n")))
         self.tree = settings["TREE"]
+        #: the tree's real path when grading began: what the submission's modules must lie in
+        self.real_tree = os.path.realpath(self.tree)
         self.limits = settings
         protected = [p for p in settings.get("PROTECT", "").split(os.pathsep) if p]
         allowed = [p for p in settings.get("ALLOW", "").split(os.pathsep) if p]
@@ -197,10 +199,10 @@ class Sandbox(CheckCycle):
             return self._reference_module(short)
         if pkg != runtime._STUDENT_PKG:
             return self.real_import(root, pkg, short)
-        tree = Path(self.tree)
-        if os.path.realpath(str(root)) != os.path.realpath(str(tree)):
+        real = self.real_tree
+        if str(root) != self.tree and os.path.realpath(str(root)) != real:
             self.guard.violations.append("pointed the graders at another folder than its own")
-            root = Path(os.path.realpath(str(tree)))
+            root = Path(real)
         day = short.split(".")[0]
         package = sys.modules.get(f"{pkg}.{day}")
         if package is not None and list(getattr(package, "__path__", None) or []) != [str(Path(root) / day)]:
@@ -209,7 +211,7 @@ class Sandbox(CheckCycle):
         # the submission's module is imported as its own code: what the import reads, it reads
         module = _as_submission(self.real_import, root, pkg, short)
         where = getattr(module, "__file__", None)
-        if type(where) is not str or not os.path.realpath(where).startswith(os.path.realpath(str(root)) + os.sep):
+        if type(where) is not str or not os.path.realpath(where).startswith(real + os.sep):
             self.guard.violations.append(f"made another file pass for its module {short}")
             _forget(f"{pkg}.{short}")
             raise SandboxViolation(f"not allowed while grading: the code made another file pass for {short}")

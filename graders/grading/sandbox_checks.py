@@ -9,6 +9,7 @@ the process ended when code of the submission still runs in another thread. The 
 from __future__ import annotations
 
 import os
+import re
 import sys
 from types import FrameType
 from typing import Any
@@ -31,6 +32,8 @@ from graders.grading.tamper_modules import Modules
 from graders.grading.tamper_state import State
 
 _write = os.write
+#: The name of one of the submission's day packages (``_drills_student.day3``).
+_DAY_PACKAGE = re.compile(re.escape(runtime._STUDENT_PKG) + r"\.[^.]*\Z").match
 _LIVE_SYS = sys  # read as it is now (not sealed)
 
 
@@ -83,8 +86,8 @@ class CheckCycle:
     def _check_own_packages(self) -> None:
         """The submission's day packages still import from its own folders (not the reference's)."""
         root = os.path.realpath(self.tree)
-        pkg = runtime._STUDENT_PKG + "."
-        found = [(n, m) for n, m in list(sys.modules.items()) if n.startswith(pkg) and n.count(".") == 1]
+        modules = sys.modules
+        found = [(n, modules.get(n)) for n in filter(_DAY_PACKAGE, list(modules))]  # at C speed
         for name, module in found:
             day = name.split(".")[1]
             if list(getattr(module, "__path__", None) or []) != [os.path.join(root, day)]:
@@ -132,7 +135,8 @@ class CheckCycle:
         _preload(self.preloads.get(item.nodeid, ()))
         self._hide_config()
         if self.snapshot is None or self.snapshot.modules != len(sys.modules):
-            self.snapshot = Snapshot()  # new modules were imported: watch them too
+            if self.snapshot is None or self.snapshot.stale():
+                self.snapshot = Snapshot()  # new modules were imported: watch them too
             self.data = Data()
         self.state = State(guard.is_mine, lambda h: id(h) in guard._handlers)
         self.modules = Modules()

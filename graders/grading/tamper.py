@@ -122,6 +122,7 @@ class Snapshot:
 
     def __init__(self) -> None:
         self.modules = len(sys.modules)
+        self._seen = dict(sys.modules)
         self._entries: list[tuple[str, Any, bool, dict, frozenset]] = []
         flat: dict[type, tuple[list, list, list]] = {dict: ([], [], []), MappingProxyType: ([], [], [])}
         self._strict: list[tuple[Any, frozenset]] = []
@@ -145,6 +146,16 @@ class Snapshot:
         #: dicts), held as the live namespaces: compared at C speed in one pass.
         self._flat = [(_GETTERS[kind], tuple(spaces), tuple(names), tuple(values))
                       for kind, (spaces, names, values) in flat.items()]
+
+    def stale(self) -> bool:
+        """Whether modules imported (or put in ``sys.modules``) since the snapshot hold
+        namespaces it would watch (those of :data:`DEEP` and :data:`SHALLOW`): only then must
+        it be taken again. Others (the submission's, a library's) add nothing to watch; what
+        ``sys.modules`` holds is noted either way."""
+        seen, now = self._seen, dict(sys.modules)
+        self._seen, self.modules = now, len(now)
+        return any(type(name) is not str or name.split(".")[0] in DEEP or name in SHALLOW
+                   for name, module in now.items() if seen.get(name) is not module)
 
     def unchanged(self) -> bool:
         """True when every namespace still holds every entry it had, each the very same object,

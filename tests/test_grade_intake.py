@@ -208,3 +208,42 @@ def test_the_guard_refuses_reading_protected_and_writing_outside(tmp_path):
     assert guard.verdict("open", (5, "w", 0)) == "opened a file descriptor by number"
     assert guard.verdict("subprocess.Popen", ("cat", [])) == "started a process"
     assert guard.verdict("import", ("reference.day1",)) == "imported reference.day1"
+
+
+def test_the_graders_data_is_put_back_and_taken_again_only_when_it_could_differ():
+    """Does the graders' data notice (and put back) a replaced value, a function's new
+    defaults, code or closure, and a namespace's new key; and does it ask to be taken again
+    exactly when a new take could watch something else?"""
+    import types
+
+    from graders.grading.tamper_data import Data
+
+    def make():
+        secret = [1]
+
+        def inner(x=1):
+            return secret, x
+
+        return inner
+
+    mod = types.ModuleType("graders._data_probe")
+    mod.TABLE, mod.cache, mod.fn = ("a", "b"), {"k": 1}, make()
+    mod.fn.__module__ = mod.__name__  # a function of the graders
+    data = Data({"graders._data_probe": mod})
+    assert data.restore() == [] and not data.stale()
+
+    mod.TABLE = ("x",)
+    mod.fn.__defaults__ = (2,)
+    assert data.restore() == ["graders._data_probe.TABLE", "graders._data_probe.fn.__defaults__"]
+    assert mod.TABLE == ("a", "b") and mod.fn.__defaults__ == (1,)
+    assert data.stale()  # something was found changed: a new take is due
+
+    data = Data({"graders._data_probe": mod})
+    mod.fn.__code__ = mod.fn.__code__.replace(co_name="evil")
+    mod.fn.__closure__[0].cell_contents = [2]
+    assert data.restore() == ["graders._data_probe.fn.__code__", "graders._data_probe.fn.<cell 0>"]
+    assert mod.fn() == ([1], 1) and mod.fn.__code__.co_name == "inner"
+
+    data = Data({"graders._data_probe": mod})
+    mod.cache["new"] = 2  # a cache the graders fill: kept, and watched from the next take on
+    assert data.restore() == [] and mod.cache == {"k": 1, "new": 2} and data.stale()

@@ -10,7 +10,7 @@ the sandbox (:mod:`~graders.grading.sandbox`, loaded by each grading process, wi
 :mod:`~graders.grading.sandbox_checks` around each check and :mod:`~graders.grading.sandbox_doors`),
 its audit hook :mod:`~graders.grading.guard` (with ``guard_rules``, ``guard_places``, ``guard_judge``,
 ``guard_code``, ``guard_doors``, ``guard_vault``) and the undoing of changes
-:mod:`~graders.grading.tamper` (with ``tamper_state``, ``tamper_data`` and ``tamper_seal``, the
+:mod:`~graders.grading.tamper` (with ``tamper_state``, ``tamper_data``, ``tamper_fast`` and ``tamper_seal``, the
 sealed copies the sandbox runs from), :mod:`~graders.grading.scoring`, :mod:`~graders.grading.executors`
 (local processes or a Dask cluster), :mod:`~graders.grading.outputs` and
 :mod:`~graders.grading.summary` (the reports, written through :mod:`~graders.grading.atomic`).

@@ -68,8 +68,8 @@ _SEALED = ("graders.grading.sandbox", "graders.grading.sandbox_checks", "graders
            "graders.grading.guard", "graders.grading.guard_code", "graders.grading.guard_doors",
            "graders.grading.guard_judge", "graders.grading.guard_places", "graders.grading.guard_rules",
            "graders.grading.guard_vault", "graders.grading.tamper", "graders.grading.tamper_data",
-           "graders.grading.tamper_modules", "graders.grading.tamper_seal", "graders.grading.tamper_state",
-           "posixpath", "genericpath")
+           "graders.grading.tamper_fast", "graders.grading.tamper_modules", "graders.grading.tamper_seal",
+           "graders.grading.tamper_state", "posixpath", "genericpath")
 
 
 def pytest_configure(config: pytest.Config) -> None:

@@ -137,7 +137,8 @@ class CheckCycle:
         if self.snapshot is None or self.snapshot.modules != len(sys.modules):
             if self.snapshot is None or self.snapshot.stale():
                 self.snapshot = Snapshot()  # new modules were imported: watch them too
-            self.data = Data()
+            if self.data is None or self.data.stale():
+                self.data = Data()
         self.state = State(guard.is_mine, lambda h: id(h) in guard._handlers)
         self.modules = Modules()
         self._quiet_refusals_in_threads()  # over pytest's own hook for this test (put back after)

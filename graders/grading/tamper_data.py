@@ -5,10 +5,8 @@ submission must not change what a later check compares with.
 from __future__ import annotations
 
 import sys
-from gc import get_referents
-from itertools import repeat
-from operator import call, is_, itemgetter
-from types import FunctionType, MappingProxyType, ModuleType
+from operator import is_
+from types import FunctionType, ModuleType
 from typing import Any
 
 from graders.grading.tamper import (
@@ -19,6 +17,7 @@ from graders.grading.tamper import (
     _unchanged,
     _watched,
 )
+from graders.grading.tamper_fast import _NAMESPACES, _Fast
 
 #: Packages whose modules' data (not only code) is put back after each check, and what the
 #: grader test changes by design (its own bookkeeping).
@@ -57,6 +56,8 @@ class Data:
             for attr in ("settings", "default_variable"):
                 if hasattr(settings, attr):
                     todo.append((("hypothesis._settings", attr), getattr(settings, attr), 1))
+        self._source, self._roots = modules, [obj for _, obj, _ in todo]
+        self._dirty = False  # a restore found something not as it was taken
         torch = sys.modules.get("torch")
         numpy = sys.modules.get("numpy")
         tensor = torch.Tensor if torch is not None else None
@@ -116,14 +117,31 @@ class Data:
                 todo.extend(((*path, f".{k}"), v, nxt) for k, v in vars(obj).items())
 
         self._fast = _Fast(self.records)
+        self._rest = [r for r in self.records if r[1] not in _NAMESPACES and r[1] != "function"]
+
+    def stale(self) -> bool:
+        """Whether taking the data again could watch anything else: some restore found a value
+        not as it was taken (a new key, a lazily made value, a change put back), or the roots
+        differ (a module of :data:`DATA` imported or replaced). Otherwise every namespace holds
+        the very entries it was taken with, and a new take would be this one again."""
+        if self._dirty:
+            return True
+        roots = []
+        for name, module in sorted((self._source if self._source is not None else sys.modules).items()):
+            if isinstance(module, ModuleType) and name.split(".")[0] in DATA:
+                roots.append(module)
+        settings = sys.modules.get("hypothesis._settings")
+        if settings is not None:
+            roots.extend(getattr(settings, attr) for attr in ("settings", "default_variable")
+                         if hasattr(settings, attr))
+        return len(roots) != len(self._roots) or not all(map(is_, roots, self._roots))
 
     def restore(self) -> list[str]:
         """Undo every change since the snapshot; return what changed."""
         changed: list[str] = []
         same = self._fast.same()  # nearly always: then only lists, sets, tensors, arrays are left
-        for path, kind, obj, saved in self.records:
-            if same and (kind in _NAMESPACES or kind == "function"):
-                continue
+        self._dirty = self._dirty or not same
+        for path, kind, obj, saved in self._rest if same else self.records:
             if kind in _NAMESPACES and _unchanged(obj if kind == "dict" else vars(obj), saved):
                 continue  # nearly every one: compared at C speed, nothing to put back
             if kind == "function" and _same_function(obj, saved):
@@ -133,63 +151,6 @@ class Data:
             except Exception:  # noqa: BLE001 - what cannot be put back is still reported
                 changed.append("".join(path))
         return changed
-
-
-_NAMESPACES = frozenset({"module", "dict", "class", "attributes"})
-
-
-def _itself(x: object) -> object:
-    return x
-
-
-class _Fast:
-    """Every namespace record's entries, and what every function refers to (its code,
-    defaults, closure cells' contents...), each held as it was, and compared with the live ones
-    in a few passes at C speed. :meth:`same` is True only when all are the very same objects;
-    anything else (a change, a namespace no longer a plain one) leaves the record-by-record
-    comparison to tell what changed. Reading a function's references through the garbage
-    collector raises one audit event for all of them, not one per function and attribute."""
-
-    def __init__(self, records: list[tuple[tuple, str, object, object]]) -> None:
-        rows: dict[type, tuple[list, list, list, list, list]] = {
-            dict: ([], [], [], [], []), MappingProxyType: ([], [], [], [], [])}
-        funcs: list[Any] = []
-        for _, kind, obj, saved in records:
-            if kind == "function":
-                funcs.append(obj)
-            elif kind in _NAMESPACES:
-                readers, owners, idx, names, values = rows[MappingProxyType if kind == "class" else dict]
-                idx.extend(repeat(len(owners), len(saved)))  # type: ignore[arg-type]
-                readers.append(_itself if kind == "dict" else vars)
-                owners.append(obj)
-                names.extend(saved)  # type: ignore[arg-type]
-                values.extend(saved.values())  # type: ignore[attr-defined]
-        self._rows = [(kind, tuple(readers), tuple(owners), _picker(idx), tuple(names), tuple(values))
-                      for kind, (readers, owners, idx, names, values) in rows.items()]
-        self._funcs = tuple(funcs)
-        self._cells = tuple(c for f in funcs for c in (f.__closure__ or ()))
-        self._refs = (get_referents(*self._funcs), get_referents(*self._cells))
-
-    def same(self) -> bool:
-        try:
-            for kind, readers, owners, pick, names, values in self._rows:
-                spaces = list(map(call, readers, owners))
-                if not set(map(type, spaces)) <= {kind}:
-                    return False
-                get = dict.get if kind is dict else MappingProxyType.get
-                if not all(map(is_, map(get, pick(spaces), names, repeat(_MISSING)), values)):
-                    return False
-            return all(len(now) == len(then) and all(map(is_, now, then)) for now, then in
-                       zip((get_referents(*self._funcs), get_referents(*self._cells)), self._refs))
-        except Exception:  # noqa: BLE001 - a namespace that cannot be read: look at each record
-            return False
-
-
-def _picker(idx: list[int]) -> Any:
-    """A callable taking the list of namespaces to one namespace per entry (``idx``)."""
-    if len(idx) >= 2:
-        return itemgetter(*idx)
-    return lambda spaces: [spaces[i] for i in idx]
 
 
 def _same_function(f: Any, saved: Any) -> bool:

@@ -116,14 +116,15 @@ class Data:
                 self.records.append((path, "attributes", obj, dict(vars(obj))))
                 todo.extend(((*path, f".{k}"), v, nxt) for k, v in vars(obj).items())
 
-        self._fast = _Fast(self.records)
+        self._fast = _Fast(self.records, frozenset(_BOOKKEEPING))
         self._rest = [r for r in self.records if r[1] not in _NAMESPACES and r[1] != "function"]
 
     def stale(self) -> bool:
         """Whether taking the data again could watch anything else: some restore found a value
-        not as it was taken (a new key, a lazily made value, a change put back), or the roots
-        differ (a module of :data:`DATA` imported or replaced). Otherwise every namespace holds
-        the very entries it was taken with, and a new take would be this one again."""
+        not as it was taken (a lazily made value, a change put back) or a namespace with new
+        keys, or the roots differ (a module of :data:`DATA` imported or replaced). Otherwise
+        every namespace holds the very entries it was taken with, and a new take would be this
+        one again."""
         if self._dirty:
             return True
         roots = []
@@ -139,8 +140,8 @@ class Data:
     def restore(self) -> list[str]:
         """Undo every change since the snapshot; return what changed."""
         changed: list[str] = []
-        same = self._fast.same()  # nearly always: then only lists, sets, tensors, arrays are left
-        self._dirty = self._dirty or not same
+        same, sized = self._fast.same()  # nearly always same: then only lists, sets, tensors...
+        self._dirty = self._dirty or not (same and sized)
         for path, kind, obj, saved in self._rest if same else self.records:
             if kind in _NAMESPACES and _unchanged(obj if kind == "dict" else vars(obj), saved):
                 continue  # nearly every one: compared at C speed, nothing to put back

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import os
 import sys
+from itertools import repeat
+from operator import is_
 from types import FunctionType, ModuleType
 
 from graders.grading.tamper import _MISSING, DEEP, SHALLOW, _dict_get
@@ -30,7 +32,10 @@ class Modules:
 
     def restore(self, kit: tuple[str, ...], own: tuple[str, ...]) -> list[str]:
         changed: list[str] = []
-        modules = sys.modules
+        modules, saved = sys.modules, self.saved
+        if len(modules) == len(saved) and all(map(is_, map(_dict_get, repeat(modules), saved.keys(),
+                                                              repeat(_MISSING)), saved.values())):
+            return changed  # the very same entries (so no new one): compared at C speed
         for name, module in self.saved.items():
             now = _dict_get(modules, name, _MISSING)
             if now is module:

@@ -38,15 +38,17 @@ def _import_present(names: tuple[str, ...]) -> None:
 
 
 def warm_up() -> None:
-    """Import :data:`IMPORTS` (and :data:`IMPORTS_IF_PRESENT` where installed), and make
+    """Import :data:`IMPORTS` (and :data:`IMPORTS_IF_PRESENT` where installed), make
     hypothesis's own random generator as the first property check of every grading process
-    would (:func:`graders.profiles.warm_up_hypothesis`)."""
+    would (:func:`graders.profiles.warm_up_hypothesis`), and freeze what is alive then
+    (:func:`graders.profiles.settle_before_forking`)."""
     for name in IMPORTS:
         importlib.import_module(name)
     _import_present(IMPORTS_IF_PRESENT)
-    from graders.profiles import warm_up_hypothesis
+    from graders.profiles import settle_before_forking, warm_up_hypothesis
 
     warm_up_hypothesis()
+    settle_before_forking()
 
 
 def warm_up_days(args: list[str]) -> None:
@@ -60,3 +62,6 @@ def warm_up_days(args: list[str]) -> None:
                 _import_present(DAY_IMPORTS[day])
             except Exception:  # noqa: BLE001 - each grading process meets (and reports) it itself
                 pass
+            from graders.profiles import settle_before_forking
+
+            settle_before_forking()

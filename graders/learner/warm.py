@@ -98,14 +98,15 @@ def _preload() -> None:
 
     from graders import profiles
 
-    # The meta device's and fake tensors' first use imports their kernels (sympy among them): paid
-    # here. They hold no data, start no threads, leave CUDA alone: the worker stays safe to fork.
+    # The meta device's and fake tensors' first use imports their kernels (sympy...): paid here;
+    # they hold no data, start no threads, leave CUDA alone: the worker stays safe to fork.
     (torch.empty(2, 3, device="meta") @ torch.empty(3, 2, device="meta")).sum()
     from torch._subclasses.fake_tensor import FakeTensorMode
 
     with FakeTensorMode(allow_non_fake_inputs=True):  # the graders' tensors "on" CUDA, no GPU
         torch.empty(3, 2, device="meta").t()
     profiles.warm_up_hypothesis()  # its generator is re-seeded in each child (:func:`_reseed`)
+    profiles.settle_before_forking()
 
 
 def _reseed() -> None:
@@ -252,8 +253,7 @@ def ensure(*, wait: float = 0.0) -> bool:
         s.close()
         return True
     start(path)
-    s = _connect(path, wait)
-    if s is not None:
+    if (s := _connect(path, wait)) is not None:
         s.close()
     return True
 

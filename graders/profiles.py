@@ -150,10 +150,12 @@ def reseed_hypothesis() -> None:
 def settle_before_forking() -> None:
     """Collect what the imports left behind, then put every object alive now out of the garbage
     collector's way (:func:`gc.freeze`), in a process that forks a fresh process per run (as
-    :func:`warm_up_hypothesis`). A forked run's full collections (pytest's own at the end of a
-    session, the interpreter's during checks) then walk only the objects the run made, not the
-    whole of torch and pytest again (about half a second per run), and leave the pages it shares
-    with the server unwritten. Nothing frozen is ever garbage: it is what the imports keep."""
+    :func:`warm_up_hypothesis`) or runs one pytest session and ends (after collection). The
+    run's full collections (pytest's own at the end of a session, the interpreter's during
+    checks) then walk only the objects made after, not the whole of torch and pytest again
+    (about half a second a run), and leave the pages a forked process shares unwritten. Nothing
+    frozen is ever garbage that matters: it is what the imports keep; objects made by the checks
+    (and the submission's modules, imported by them) are collected as always."""
     import gc
 
     gc.collect()

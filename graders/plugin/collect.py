@@ -148,3 +148,20 @@ def pytest_collection_finish(session: pytest.Session) -> None:
             from graders.checks import guard_hypothesis  # the grader module imported torch
 
             handle.inner_test = guard_hypothesis(handle.inner_test)
+    if _whole_process():
+        from graders.profiles import settle_before_forking, warm_up_hypothesis
+
+        warm_up_hypothesis()  # its first use searches referrers: before anything is frozen
+        settle_before_forking()
+
+
+def _whole_process() -> bool:
+    """Whether this pytest session is what the process is for (``pytest``, ``python -m
+    pytest``), not one call of ``pytest.main`` in a longer-lived process (a notebook's
+    ``check()``; a fork server's or the watch worker's run, which their server settled)."""
+    import sys
+
+    spec = getattr(sys.modules.get("__main__"), "__spec__", None)
+    if spec is not None:
+        return spec.name == "pytest.__main__"
+    return Path(sys.argv[0] if sys.argv else "").name in ("pytest", "py.test")

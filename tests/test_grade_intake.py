@@ -247,3 +247,24 @@ def test_the_graders_data_is_put_back_and_taken_again_only_when_it_could_differ(
     data = Data({"graders._data_probe": mod})
     mod.cache["new"] = 2  # a cache the graders fill: kept, and watched from the next take on
     assert data.restore() == [] and mod.cache == {"k": 1, "new": 2} and data.stale()
+
+
+def test_the_fork_server_imports_a_days_libraries_once_before_its_first_process(monkeypatch):
+    """Does the fork server import a day's libraries when a grading process of that day is
+    first asked for (and only then), freezing what they keep, while other days' are left?"""
+    import gc
+    import sys
+
+    from graders.grading import warmup
+
+    monkeypatch.setattr(warmup, "DAY_IMPORTS", {"day3": ("colorsys", "no_such_library_here")})
+    monkeypatch.setattr(warmup, "_warm_days", set())
+    frozen = []
+    monkeypatch.setattr(gc, "freeze", lambda: frozen.append(True))
+    sys.modules.pop("colorsys", None)
+    warmup.warm_up_days(["-q", "/kit/exercises/day1", "--drills-target", "/t"])
+    assert "colorsys" not in sys.modules and not frozen
+    warmup.warm_up_days(["/kit/exercises/day3/", "/kit/exercises/day1"])
+    assert "colorsys" in sys.modules and frozen == [True]
+    warmup.warm_up_days(["/kit/exercises/day3"])
+    assert frozen == [True]  # once per server

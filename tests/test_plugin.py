@@ -113,3 +113,21 @@ def test_skip_from_student_code_is_a_failure(tmp_path):
     assert report["exercises"]["day1.devices.pick_device"]["status"] == "failed"
     assert report["exercises"]["day1.devices.move_to"]["status"] == "passed"
     assert "counts as failed" in out
+
+
+def test_a_whole_pytest_process_freezes_its_imports_and_check_in_a_kernel_does_not(tmp_path):
+    """Does `python -m pytest exercises/...` freeze what collection imported (its closing
+    garbage collections then skip torch's objects), while `pytest.main` called inside a
+    longer-lived process (a notebook's check()) leaves that process's collector as it was?"""
+    (tmp_path / "freeze_probe.py").write_text(
+        "import gc\n\ndef pytest_sessionfinish(session):\n"
+        "    print('FROZEN', gc.get_freeze_count() > 0)\n", encoding="utf-8")
+    args = ["exercises/day1/devices.py", "--drills-target", "reference", "-p", "freeze_probe",
+            "-p", "no:cacheprovider", "-s", "-q"]
+    env = {**__import__("os").environ, "PYTHONPATH": str(tmp_path)}
+    whole = subprocess.run([sys.executable, "-m", "pytest", *args], capture_output=True,
+                           text=True, cwd=KIT, env=env)
+    assert "FROZEN True" in whole.stdout, whole.stdout[-2000:]
+    inside = subprocess.run([sys.executable, "-c", f"import pytest; pytest.main({args!r})"],
+                            capture_output=True, text=True, cwd=KIT, env=env)
+    assert "FROZEN False" in inside.stdout, inside.stdout[-2000:]

@@ -10,10 +10,9 @@ from pathlib import Path
 import pytest
 
 from graders.grading import intake
-from graders.grading.names import submission_names
 from graders.grading.guard import Guard
 from graders.grading.guard_places import Places
-from graders.grading.names import feedback_name, feedback_names
+from graders.grading.names import feedback_name, feedback_names, submission_names
 
 DAYS = {"day1", "day2"}
 

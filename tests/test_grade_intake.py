@@ -267,3 +267,28 @@ def test_the_fork_server_imports_a_days_libraries_once_before_its_first_process(
     assert "colorsys" in sys.modules and frozen == [True]
     warmup.warm_up_days(["/kit/exercises/day3"])
     assert frozen == [True]  # once per server
+
+
+def test_the_snapshot_is_taken_again_when_an_import_between_checks_changed_what_it_watches():
+    """A library imported between checks (an exercise's preload) may add a method to
+    nn.Module: the snapshot must then be taken again (so that the method is not taken for the
+    submission's doing), while a module that changed nothing it watches leaves it as it is."""
+    import sys
+    import types
+
+    import torch
+
+    from graders.grading.tamper import Snapshot
+
+    snapshot = Snapshot()
+    try:
+        sys.modules["_drills_probe_quiet"] = types.ModuleType("_drills_probe_quiet")
+        assert not snapshot.stale()
+        sys.modules["_drills_probe_loud"] = types.ModuleType("_drills_probe_loud")
+        torch.nn.Module._drills_probe_method = lambda self: None
+        assert snapshot.stale()
+    finally:
+        sys.modules.pop("_drills_probe_quiet", None)
+        sys.modules.pop("_drills_probe_loud", None)
+        if "_drills_probe_method" in vars(torch.nn.Module):
+            del torch.nn.Module._drills_probe_method

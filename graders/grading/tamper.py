@@ -142,20 +142,26 @@ class Snapshot:
                 row[2].extend(before.values())
             if strict:
                 self._strict.append((now, keys))
+        self._owners = [owner for _, owner, _, _, _ in self._entries]
+        self._sizes = list(map(len, map(vars, self._owners)))
         #: Every entry of every namespace in one row per kind of namespace (module dicts, class
         #: dicts), held as the live namespaces: compared at C speed in one pass.
         self._flat = [(_GETTERS[kind], tuple(spaces), tuple(names), tuple(values))
                       for kind, (spaces, names, values) in flat.items()]
 
     def stale(self) -> bool:
-        """Whether modules imported (or put in ``sys.modules``) since the snapshot hold
-        namespaces it would watch (those of :data:`DEEP` and :data:`SHALLOW`): only then must
-        it be taken again. Others (the submission's, a library's) add nothing to watch; what
+        """Whether the snapshot must be taken again now that modules were imported (or put in
+        ``sys.modules``) since: when one of them holds namespaces it would watch (those of
+        :data:`DEEP` and :data:`SHALLOW`), or when a watched namespace is not as it was taken
+        (an import between checks, such as an exercise's preload, that adds a method to
+        ``nn.Module``) or has new keys. Otherwise a new snapshot would be this one again; what
         ``sys.modules`` holds is noted either way."""
         seen, now = self._seen, dict(sys.modules)
         self._seen, self.modules = now, len(now)
-        return any(type(name) is not str or name.split(".")[0] in DEEP or name in SHALLOW
-                   for name, module in now.items() if seen.get(name) is not module)
+        if any(type(name) is not str or name.split(".")[0] in DEEP or name in SHALLOW
+               for name, module in now.items() if seen.get(name) is not module):
+            return True
+        return not self.unchanged() or list(map(len, map(vars, self._owners))) != self._sizes
 
     def unchanged(self) -> bool:
         """True when every namespace still holds every entry it had, each the very same object,

@@ -122,11 +122,11 @@ class Data:
     def stale(self) -> bool:
         """Whether taking the data again could watch anything else: some restore found a value
         not as it was taken (a lazily made value, a change put back) or a namespace with new
-        keys, or the roots differ (a module of :data:`DATA` imported or replaced). Otherwise
-        every namespace holds the very entries it was taken with, and a new take would be this
-        one again."""
-        if self._dirty:
-            return True
+        keys, or one is so now (changed between checks), or the roots differ (a module of
+        :data:`DATA` imported or replaced). Otherwise every namespace holds the very entries it
+        was taken with, and a new take would be this one again."""
+        if self._dirty or self._fast.same() != (True, True):
+            return True  # found changed, or changed since the last check (an import between checks)
         roots = []
         for name, module in sorted((self._source if self._source is not None else sys.modules).items()):
             if isinstance(module, ModuleType) and name.split(".")[0] in DATA:

@@ -46,17 +46,9 @@ class Data:
     def __init__(self, modules: dict | None = None) -> None:
         self.records: list[tuple[tuple, str, object, object]] = []
         seen: set[int] = set()
-        todo: list[tuple[tuple, Any, int]] = []  # (path, a value of any kind, depth)
-        source = modules if modules is not None else sys.modules
-        for name, module in sorted(source.items()):
-            if isinstance(module, ModuleType) and name.split(".")[0] in DATA:
-                todo.append(((name,), module, 0))
-        settings = sys.modules.get("hypothesis._settings")
-        if settings is not None:
-            for attr in ("settings", "default_variable"):
-                if hasattr(settings, attr):
-                    todo.append((("hypothesis._settings", attr), getattr(settings, attr), 1))
-        self._source, self._roots = modules, [obj for _, obj, _ in todo]
+        self._source = modules
+        todo: list[tuple[tuple, Any, int]] = _roots(modules)  # (path, a value of any kind, depth)
+        self._roots = [obj for _, obj, _ in todo]
         self._dirty = False  # a restore found something not as it was taken
         torch = sys.modules.get("torch")
         numpy = sys.modules.get("numpy")
@@ -127,14 +119,7 @@ class Data:
         was taken with, and a new take would be this one again."""
         if self._dirty or self._fast.same() != (True, True):
             return True  # found changed, or changed since the last check (an import between checks)
-        roots = []
-        for name, module in sorted((self._source if self._source is not None else sys.modules).items()):
-            if isinstance(module, ModuleType) and name.split(".")[0] in DATA:
-                roots.append(module)
-        settings = sys.modules.get("hypothesis._settings")
-        if settings is not None:
-            roots.extend(getattr(settings, attr) for attr in ("settings", "default_variable")
-                         if hasattr(settings, attr))
+        roots = [obj for _, obj, _ in _roots(self._source)]
         return len(roots) != len(self._roots) or not all(map(is_, roots, self._roots))
 
     def restore(self) -> list[str]:
@@ -152,6 +137,21 @@ class Data:
             except Exception:  # noqa: BLE001 - what cannot be put back is still reported
                 changed.append("".join(path))
         return changed
+
+
+def _roots(modules: dict | None) -> list[tuple[tuple, Any, int]]:
+    """Where the walk of the graders' data starts, as (path, value, depth): the modules of
+    :data:`DATA` in ``modules`` (``sys.modules`` when None) and hypothesis's settings."""
+    out: list[tuple[tuple, Any, int]] = []
+    for name, module in sorted((modules if modules is not None else sys.modules).items()):
+        if isinstance(module, ModuleType) and name.split(".")[0] in DATA:
+            out.append(((name,), module, 0))
+    settings = sys.modules.get("hypothesis._settings")
+    if settings is not None:
+        for attr in ("settings", "default_variable"):
+            if hasattr(settings, attr):
+                out.append((("hypothesis._settings", attr), getattr(settings, attr), 1))
+    return out
 
 
 def _same_function(f: Any, saved: Any) -> bool:

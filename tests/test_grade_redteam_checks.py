@@ -209,6 +209,28 @@ def test_a_replaced_aten_kernel_does_not_decide():
     assert proc.stdout.strip() == "caught", proc.stdout + proc.stderr
 
 
+def test_a_forbidden_package_not_imported_yet_is_seen_without_importing_it():
+    """forbidden_calls("sklearn") before anything imported sklearn: the block does not import it
+    (it costs a second), yet code that imports it inside the block, to call it, is caught."""
+    code = (
+        "import sys\n"
+        "from graders.checks import DrillsFailure\n"
+        "from graders.forbid import forbidden_calls\n"
+        "with forbidden_calls('sklearn', what='confusion_matrix'):\n"
+        "    pass\n"
+        "print('imported' if 'sklearn' in sys.modules else 'not imported')\n"
+        "try:\n"
+        "    with forbidden_calls('sklearn', what='confusion_matrix'):\n"
+        "        from sklearn.metrics import confusion_matrix\n"
+        "        confusion_matrix([0, 1], [1, 1])\n"
+        "except DrillsFailure as e:\n"
+        "    print('caught', 'not allowed' in str(e))\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], cwd=KIT, capture_output=True, text=True,
+                          timeout=120)
+    assert proc.stdout.split() == ["not", "imported", "caught", "True"], proc.stdout + proc.stderr
+
+
 def test_forbidden_autograd_through_the_engine_is_seen():
     """by_hand: a backward pass run through autograd's engine directly, not through the
     forbidden functions, still counts as autograd."""

@@ -4,8 +4,10 @@ objects, code objects, folders of modules, Tensor methods and aten operators."""
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import inspect
 import os
+import sys
 from types import BuiltinFunctionType, CodeType, ModuleType
 from typing import Any
 
@@ -54,6 +56,20 @@ def _resolve(dotted: str) -> Any:
     raise ImportError(dotted)
 
 
+def _unimported_package(name: str) -> str | None:
+    """The file or folder of ``name``, a top-level module not imported yet (none: installed or
+    imported). Forbidding it then needs no import: code run inside the block can only reach it by
+    importing it, and every line it runs is in that file or folder."""
+    if "." in name or name in sys.modules:
+        return None
+    found = importlib.util.find_spec(name)
+    if found is None or not found.origin and not found.submodule_search_locations:
+        return None
+    if found.submodule_search_locations:
+        return os.path.join(list(found.submodule_search_locations)[0], "")
+    return found.origin
+
+
 def _codes_of(obj: Any) -> set[CodeType]:
     out: set[CodeType] = set()
     if isinstance(obj, type):
@@ -81,6 +97,10 @@ class Spec:
         #: forbidding a way into autograd's engine forbids every operator the engine runs
         self.autograd = next((n for n in names if n in ENGINE_ENTRIES), None)
         for name in names:
+            where = _unimported_package(name)
+            if where is not None:
+                self.dirs.append((where, name))
+                continue
             try:
                 obj = _resolve(name)
             except (ImportError, AttributeError):

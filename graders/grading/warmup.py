@@ -22,11 +22,12 @@ IMPORTS = (
 IMPORTS_IF_PRESENT = ("triton", "torch._dynamo", "torch.fx.experimental.symbolic_shapes",
                       "pytest_timeout", "_hypothesis_pytestplugin", "pdb")
 #: What the graders of a day import on the way in every grading process of that day (a library
-#: a check uses, one whose calls a check forbids), imported by the server before it forks the
-#: first grading process of that day: once per server, not once per submission. TensorFlow
+#: a check uses; day 4's transformers imports sklearn and torchvision), imported by the server
+#: before it forks the first grading process of that day: once per server, not once per
+#: submission. A library whose calls a check forbids needs no import (graders.forbid). TensorFlow
 #: (day 5) and the language models (day 4) are left to each process: they read their
 #: environment as they import.
-DAY_IMPORTS = {"day3": ("sklearn", "torchvision"), "day4": ("sklearn", "torchvision"),
+DAY_IMPORTS = {"day3": ("torchvision",), "day4": ("sklearn", "torchvision"),
                "day6": ("networkx",)}
 _warm_days: set[str] = set()
 

@@ -131,3 +131,20 @@ def test_a_whole_pytest_process_freezes_its_imports_and_check_in_a_kernel_does_n
     inside = subprocess.run([sys.executable, "-c", f"import pytest; pytest.main({args!r})"],
                             capture_output=True, text=True, cwd=KIT, env=env)
     assert "FROZEN False" in inside.stdout, inside.stdout[-2000:]
+
+
+def test_hypothesis_runs_as_installed_not_rewritten_by_pytest(tmp_path):
+    """pytest rewrites every module of a plugin's distribution (all of hypothesis) and, where it
+    cannot keep bytecode, does it again on every run: a second. Is hypothesis imported as
+    installed in `pytest exercises/...`, and are the grader modules still rewritten?"""
+    (tmp_path / "loader_probe.py").write_text(
+        "import sys\n\ndef pytest_sessionfinish(session):\n"
+        "    names = ['hypothesis', 'hypothesis.core', 'graders.day1.test_devices']\n"
+        "    print('LOADERS', *(type(sys.modules[n].__spec__.loader).__name__ for n in names))\n",
+        encoding="utf-8")
+    args = ["exercises/day1/devices.py", "--drills-target", "reference", "-p", "loader_probe",
+            "-p", "no:cacheprovider", "-s", "-q"]
+    env = {**__import__("os").environ, "PYTHONPATH": str(tmp_path), "PYTHONDONTWRITEBYTECODE": "1"}
+    out = subprocess.run([sys.executable, "-m", "pytest", *args], capture_output=True, text=True,
+                         cwd=KIT, env=env).stdout
+    assert "LOADERS SourceFileLoader SourceFileLoader AssertionRewritingHook" in out, out[-2000:]

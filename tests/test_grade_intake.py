@@ -284,11 +284,48 @@ def test_the_snapshot_is_taken_again_when_an_import_between_checks_changed_what_
     try:
         sys.modules["_drills_probe_quiet"] = types.ModuleType("_drills_probe_quiet")
         assert not snapshot.stale()
+        torch.nn.functional._drills_probe_registry = {}  # data (a warning's registry): not code
+        sys.modules["_drills_probe_data"] = types.ModuleType("_drills_probe_data")
+        assert not snapshot.stale()
         sys.modules["_drills_probe_loud"] = types.ModuleType("_drills_probe_loud")
         torch.nn.Module._drills_probe_method = lambda self: None
         assert snapshot.stale()
     finally:
-        sys.modules.pop("_drills_probe_quiet", None)
-        sys.modules.pop("_drills_probe_loud", None)
+        for name in ("_drills_probe_quiet", "_drills_probe_data", "_drills_probe_loud"):
+            sys.modules.pop(name, None)
+        vars(torch.nn.functional).pop("_drills_probe_registry", None)
         if "_drills_probe_method" in vars(torch.nn.Module):
             del torch.nn.Module._drills_probe_method
+
+
+def test_a_hypothesis_tests_first_run_and_a_check_not_assessed_leave_the_graders_data_current():
+    """hypothesis sets an attribute on a test function whenever it runs it, and a check that
+    cannot be assessed here (no CUDA) is noted in the graders' runtime: neither is a reason to
+    walk the graders' data again (20 ms each), once the sandbox settled the tests."""
+    import types
+
+    from hypothesis import given
+    from hypothesis import strategies as st
+
+    from graders.core import runtime
+    from graders.grading.tamper_data import Data, settle_hypothesis_tests
+
+    @given(st.integers(0, 3))
+    def test_probe(x):
+        assert x >= 0
+
+    test_probe.__module__ = "graders._hypothesis_probe"
+    mod = types.ModuleType("graders._hypothesis_probe")
+    mod.test_probe = test_probe
+    settle_hypothesis_tests([test_probe, None, len])
+    modules = {"graders._hypothesis_probe": mod, "graders.core.runtime": runtime}
+    data = Data(modules)
+    test_probe()
+    previous = runtime._state["current"]
+    runtime._state["current"] = "exercises/day1/probe.py::test_on_gpu"
+    try:
+        runtime.mark_not_assessed("no CUDA device")
+        assert data.restore() == [] and not data.stale()
+    finally:
+        runtime._state["not_assessed"].pop("exercises/day1/probe.py::test_on_gpu", None)
+        runtime._state["current"] = previous

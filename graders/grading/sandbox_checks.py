@@ -27,7 +27,7 @@ from graders.grading.sandbox_doors import (
     _stop_reason,
 )
 from graders.grading.tamper import Snapshot
-from graders.grading.tamper_data import Data
+from graders.grading.tamper_data import Data, settle_hypothesis_tests
 from graders.grading.tamper_modules import Modules
 from graders.grading.tamper_state import State
 
@@ -112,6 +112,7 @@ class CheckCycle:
             self.allowances[nodeid] = frozenset(extra.get("sandbox", ()))
             self.preloads[nodeid] = tuple(extra.get("preload", ()))
         self.collected[0] = True
+        settle_hypothesis_tests(getattr(i, "obj", None) for i in session.items)
         checks = [
             {"id": i.nodeid, "exercise": owners[i.nodeid], "hidden": i.get_closest_marker("hidden") is not None,
              "question": feedback.question_of(i)}

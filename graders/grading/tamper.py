@@ -154,14 +154,21 @@ class Snapshot:
         ``sys.modules``) since: when one of them holds namespaces it would watch (those of
         :data:`DEEP` and :data:`SHALLOW`), or when a watched namespace is not as it was taken
         (an import between checks, such as an exercise's preload, that adds a method to
-        ``nn.Module``) or has new keys. Otherwise a new snapshot would be this one again; what
-        ``sys.modules`` holds is noted either way."""
+        ``nn.Module``) or has new keys that it would watch (code; not data such as the
+        ``__warningregistry__`` a warning leaves in a module). Otherwise a new snapshot would be
+        this one again; what ``sys.modules`` holds is noted either way."""
         seen, now = self._seen, dict(sys.modules)
         self._seen, self.modules = now, len(now)
         if any(type(name) is not str or name.split(".")[0] in DEEP or name in SHALLOW
                for name, module in now.items() if seen.get(name) is not module):
             return True
-        return not self.unchanged() or list(map(len, map(vars, self._owners))) != self._sizes
+        if not self.unchanged():
+            return True
+        sizes = list(map(len, map(vars, self._owners)))
+        return sizes != self._sizes and any(
+            _watched(value) for (_, owner, _, before, _), size, then in zip(self._entries, sizes, self._sizes)
+            if size != then for key, value in list(vars(owner).items())
+            if key not in before and key not in _SKIP_KEYS)
 
     def unchanged(self) -> bool:
         """True when every namespace still holds every entry it had, each the very same object,

@@ -5,6 +5,7 @@ submission must not change what a later check compares with.
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterable
 from operator import is_
 from types import FunctionType, ModuleType
 from typing import Any
@@ -22,8 +23,10 @@ from graders.grading.tamper_fast import _NAMESPACES, _Fast
 #: Packages whose modules' data (not only code) is put back after each check, and what the
 #: grader test changes by design (its own bookkeeping).
 DATA = ("graders", "drills_data")
-#: Entries the graders set during a check (the running check's id, the last scoreboard).
-_BOOKKEEPING = ("graders.core.runtime._state['current']", "graders.core.runtime._state['last_board']")
+#: Entries the graders set during a check (the running check's id, the last scoreboard, the
+#: checks that could not be assessed here: the sandbox keeps its own account of those).
+_BOOKKEEPING = ("graders.core.runtime._state['current']", "graders.core.runtime._state['last_board']",
+                "graders.core.runtime._state['not_assessed']")
 _MAX_DEPTH = 10
 _MAX_NODES = 200_000
 
@@ -71,6 +74,8 @@ class Data:
                 todo.extend(((*path, f".{k}"), v, nxt)
                             for k, v in saved.items() if not k.startswith("__") or k == "__path__")
             elif kind is dict:
+                if "".join(path) in _BOOKKEEPING:
+                    continue
                 saved = dict(obj)  # type: ignore[call-overload]
                 self.records.append((path, "dict", obj, saved))
                 todo.extend(((*path, f"[{k!r}]"), v, nxt) for k, v in saved.items())
@@ -137,6 +142,19 @@ class Data:
             except Exception:  # noqa: BLE001 - what cannot be put back is still reported
                 changed.append("".join(path))
         return changed
+
+
+def settle_hypothesis_tests(functions: Iterable[object]) -> None:
+    """Set on each hypothesis test function what hypothesis sets on it whenever it runs it
+    (``_hypothesis_internal_use_generated_seed``: None for a derandomised run, as under every
+    profile of the kit), so that a test's first run adds no key to a namespace :class:`Data`
+    took: a new key makes the next take a whole new walk (20 ms)."""
+    for f in functions:
+        settings = getattr(f, "_hypothesis_internal_use_settings", None)
+        if settings is None or getattr(f, "_hypothesis_internal_use_seed", None) is not None:
+            continue
+        if getattr(settings, "derandomize", False) is True and type(getattr(f, "__dict__", None)) is dict:
+            vars(f).setdefault("_hypothesis_internal_use_generated_seed", None)
 
 
 def _roots(modules: dict | None) -> list[tuple[tuple, Any, int]]:

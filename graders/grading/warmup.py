@@ -12,7 +12,8 @@ import importlib
 import importlib.util
 
 IMPORTS = (
-    "torch", "numpy", "hypothesis", "pytest", "graders.plugin", "graders.checks", "graders.forbid",
+    "torch", "numpy", "hypothesis", "pytest", "graders.plugin", "graders.checks",
+    "graders.checks.golden", "graders.forbid",
     "graders.gpu", "graders.speed", "graders.strategies", "graders.grading.sandbox",
     "graders.grading.guard", "graders.grading.tamper",
 )

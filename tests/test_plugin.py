@@ -148,3 +148,8 @@ def test_hypothesis_runs_as_installed_not_rewritten_by_pytest(tmp_path):
     out = subprocess.run([sys.executable, "-m", "pytest", *args], capture_output=True, text=True,
                          cwd=KIT, env=env).stdout
     assert "LOADERS SourceFileLoader SourceFileLoader AssertionRewritingHook" in out, out[-2000:]
+    twice = ("import pytest\nfor _ in range(2):\n"
+             f"    pytest.main({['exercises/day1/devices.py', '--drills-target', 'reference', '-q']!r})\n")
+    out = subprocess.run([sys.executable, "-c", twice], capture_output=True, text=True, cwd=KIT, env=env)
+    assert out.stdout.count("passed") >= 2 and "cannot be rewritten" not in out.stdout + out.stderr, \
+        out.stdout[-2000:]  # a second session in one process (check() in a notebook) says nothing of it

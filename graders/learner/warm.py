@@ -33,8 +33,8 @@ from pathlib import Path
 
 from graders.core import fingerprint, runtime
 
-_PRELOAD = ("numpy", "torch", "hypothesis", "pytest", "_pytest.python", "_pytest.assertion",
-            "graders.profiles", "graders.checks", "graders.forbid", "graders.gpu", "graders.speed",
+_PRELOAD = ("numpy", "torch", "graders.profiles", "hypothesis", "pytest", "_pytest.python",
+            "_pytest.assertion", "graders.checks", "graders.forbid", "graders.gpu", "graders.speed",
             "graders.strategies", "graders.core.registry")
 _STATE = runtime.KIT_ROOT / ".drills"
 
@@ -69,10 +69,10 @@ def _preload() -> None:
     """Import what every run imports, as a fresh ``python -m pytest`` would import it.
 
     A dry pytest session in an empty folder loads every plugin installed by entry point with
-    pytest's assertion-rewriting importer, as each run does (rewriting whole packages, hypothesis
-    among them: half a second per run), and its conftest imports torch, hypothesis and the
-    graders' framework while that importer is in place, so that what pytest would rewrite is
-    rewritten. The child's pytest finds them imported by that same importer and uses them as
+    pytest's assertion-rewriting importer, as each run does (rewriting them), and its conftest
+    imports torch, hypothesis (as installed, through :mod:`graders.profiles`, as in a run) and
+    the graders' framework while that importer is in place, so that what pytest would rewrite
+    is rewritten. The child's pytest finds them imported by that same importer and uses them as
     they are. Neither the kit's conftest nor its plugin nor its grader modules are loaded here.
     """
     import io

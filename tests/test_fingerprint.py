@@ -72,3 +72,23 @@ def test_files_outside_the_rule_do_not_count(graders_copy: Path):
     (graders_copy / "day1" / "__pycache__").mkdir(exist_ok=True)
     (graders_copy / "day1" / "__pycache__" / "x.py").write_text("x = 1\n", "utf-8")
     assert fingerprint.digest(graders_copy) == before
+
+
+def test_every_modules_fingerprint_at_once_is_each_ones(graders_copy: Path):
+    """Do the fingerprints of many modules read at once (drills progress, every module) equal
+    each one's own, so that the cache keys are the same however they were computed?"""
+    shorts = [None, *progress.modules()]
+    many = fingerprint.digests(shorts, graders_copy)
+    assert many == {m: fingerprint.digest(graders_copy, m) for m in shorts}
+    assert len(set(many.values())) == len(shorts)  # every module's own, none the framework's alone
+
+
+def test_showing_the_cache_reads_no_grader_file(monkeypatch):
+    """Does reading what the cache knows (watch's totals after each verdict) leave the graders'
+    files unread (their fingerprint is only needed to decide what to grade)?"""
+    def unread(*args, **kwargs):
+        raise AssertionError("the graders' files were read to show the cache")
+
+    monkeypatch.setattr(fingerprint, "digests", unread)
+    states, graded = progress.collect(None, grade=False)
+    assert graded == [] and len(states) == len(registry.exercises())

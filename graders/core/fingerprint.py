@@ -44,9 +44,20 @@ def grading_files(graders: Path | None = None, module: str | None = None) -> lis
 
 def digest(graders: Path | None = None, module: str | None = None) -> str:
     """The SHA-256 of :func:`grading_files`: each file's path under ``graders`` and content."""
+    return digests([module], graders)[module]
+
+
+def digests(modules: list[str | None], graders: Path | None = None) -> dict[str | None, str]:
+    """:func:`digest` of each of ``modules``, with every file found and read once."""
     root = paths.GRADERS_DIR if graders is None else graders
-    h = hashlib.sha256()
-    for path in grading_files(root, module):
-        h.update(path.relative_to(root).as_posix().encode() + b"\0")
-        h.update(path.read_bytes() + b"\0")
-    return h.hexdigest()
+    files = [(path.relative_to(root), path) for path in grading_files(root)]
+    contents = [(rel, rel.as_posix().encode() + b"\0", path.read_bytes() + b"\0") for rel, path in files]
+    out: dict[str | None, str] = {}
+    for module in modules:
+        h = hashlib.sha256()
+        for rel, name, content in contents:
+            if _decides(rel, module):
+                h.update(name)
+                h.update(content)
+        out[module] = h.hexdigest()
+    return out

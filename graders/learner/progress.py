@@ -45,10 +45,19 @@ def modules(days: list[str] | None = None) -> list[str]:
 def module_key(short: str, root: Path | None = None) -> str:
     """What decides ``short``'s grade: the student's file, and the files of graders/ that decide
     it (:func:`graders.core.fingerprint.digest`: the framework, the day's helpers, its graders)."""
-    student = paths.module_file(root or runtime.EXERCISES_DIR, short)
-    h = hashlib.sha256(fingerprint.digest(module=short).encode() + b"\0")
-    h.update(student.read_bytes() if student.exists() else b"<missing>")
-    return h.hexdigest()
+    return module_keys([short], root)[short]
+
+
+def module_keys(shorts: list[str], root: Path | None = None) -> dict[str, str]:
+    """:func:`module_key` of each of ``shorts``, the graders' files read once."""
+    graders = fingerprint.digests(list(shorts))
+    out = {}
+    for short in shorts:
+        student = paths.module_file(root or runtime.EXERCISES_DIR, short)
+        h = hashlib.sha256(graders[short].encode() + b"\0")
+        h.update(student.read_bytes() if student.exists() else b"<missing>")
+        out[short] = h.hexdigest()
+    return out
 
 
 def _load_cache() -> dict:
@@ -98,7 +107,7 @@ def collect(days: list[str] | None = None, *, refresh: bool = False, grade: bool
     """
     cache = {} if refresh else _load_cache()
     wanted = [m for m in modules(days) if only is None or m in only]
-    keys = {m: module_key(m) for m in wanted}
+    keys = module_keys(wanted) if grade else {}  # reading the cache alone needs none
     stale = [m for m in wanted if cache.get(m, {}).get("key") != keys[m]] if grade else []
     if stale:
         table, output = run_graders(stale)

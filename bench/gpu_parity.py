@@ -24,11 +24,11 @@ from typing import Any
 KIT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(KIT))
 
-import pytest
-import torch
+import pytest  # noqa: E402 - after the kit's folder is on the path
+import torch  # noqa: E402
 
-from graders import gpu
-from graders.core import registry
+from graders import gpu  # noqa: E402
+from graders.core import registry  # noqa: E402
 
 ROWS: list[dict[str, Any]] = []
 _CURRENT: dict[str, str] = {"nodeid": ""}

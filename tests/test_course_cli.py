@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import course_class as cc
+
 from graders.core.paths import KIT_ROOT
 from graders.course.regrade import keep_others
 

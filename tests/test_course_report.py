@@ -10,9 +10,9 @@ import json
 import time
 from pathlib import Path
 
+import course_class as cc
 import pytest
 
-import course_class as cc
 from graders.course import deadlines, report
 from graders.course.files import StaffFileError
 

@@ -9,6 +9,7 @@ import re
 from pathlib import Path
 
 import course_class
+
 from graders.core.paths import EXERCISES_DIR, REFERENCE_DIR
 from graders.course import similarity
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import re
 
+import docstring_map as dm
 import pytest
 
-import docstring_map as dm
 from graders.core import registry
 
 

@@ -304,8 +304,7 @@ def test_a_hypothesis_tests_first_run_and_a_check_not_assessed_leave_the_graders
     walk the graders' data again (20 ms each), once the sandbox settled the tests."""
     import types
 
-    from hypothesis import given
-    from hypothesis import strategies as st
+    from hypothesis import given, strategies as st
 
     from graders.core import runtime
     from graders.grading.tamper_data import Data, settle_hypothesis_tests

@@ -29,8 +29,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from redteam import lies, talk_out  # noqa: E402
 
-from graders.checks import (  # noqa: E402
-    DrillsFailure, assert_close, assert_equal, close_values, equal_values, plain)
+from graders.checks import DrillsFailure, assert_close, assert_equal, close_values, equal_values, plain  # noqa: E402
 
 KIT = Path(__file__).resolve().parent.parent
 EXERCISES = ("day1.tensors.describe", "day1.tensors.pairwise_sq_dists",

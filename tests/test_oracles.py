@@ -12,8 +12,7 @@ import math
 import types
 
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
+from hypothesis import given, settings, strategies as st
 
 from graders.day2.test_training import keras_rule
 

@@ -13,11 +13,11 @@ import tomllib
 from pathlib import Path
 
 import pytest
+from release_scan import leaks, shipped_kit_files, solution_lines
 
 from conftest import KIT, run_pytest
 from graders.core import registry
 from graders.release.tree import filter_registry, strip_hidden
-from release_scan import leaks, shipped_kit_files, solution_lines
 
 DAY = "day1"
 

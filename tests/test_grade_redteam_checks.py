@@ -203,9 +203,8 @@ def test_a_replaced_aten_kernel_does_not_decide():
         "except DrillsFailure:\n"
         "    print('caught')\n"
     )
-    proc = subprocess.run([sys.executable, "-c", code], cwd=KIT, capture_output=True, text=True,
-                          timeout=120)
-    assert proc.stdout.strip() == "caught", proc.stdout + proc.stderr
+    out = _in_a_fresh_process(code)
+    assert out.stdout.strip() == "caught", out.stdout + out.stderr
 
 
 def test_a_forbidden_package_not_imported_yet_is_seen_without_importing_it():
@@ -225,9 +224,15 @@ def test_a_forbidden_package_not_imported_yet_is_seen_without_importing_it():
         "except DrillsFailure as e:\n"
         "    print('caught', 'not allowed' in str(e))\n"
     )
-    proc = subprocess.run([sys.executable, "-c", code], cwd=KIT, capture_output=True, text=True,
+    out = _in_a_fresh_process(code)
+    assert out.stdout.split() == ["not", "imported", "caught", "True"], out.stdout + out.stderr
+
+
+def _in_a_fresh_process(code: str) -> subprocess.CompletedProcess:
+    """``python -c code`` in the kit's folder: for what one process cannot undo or must not have
+    imported yet."""
+    return subprocess.run([sys.executable, "-c", code], cwd=KIT, capture_output=True, text=True,
                           timeout=120)
-    assert proc.stdout.split() == ["not", "imported", "caught", "True"], proc.stdout + proc.stderr
 
 
 def test_forbidden_autograd_through_the_engine_is_seen():
